@@ -1,0 +1,224 @@
+"""Selection of the structure set: CoRE MOF (from the ``core-mof`` wheel) or any folder of CIFs.
+
+The output table (``results/dataset/structures.parquet``) has one row per selected structure:
+
+=================  ===========================================================================
+column             meaning
+=================  ===========================================================================
+id                 structure id (CIF file name without ``.cif``)
+source             ``core-mof:2019-ASR`` or ``folder:<path>``
+split              ``train`` / ``val`` / ``test`` (deterministic hash of seed and id)
+formula            cell formula (Hill order); empty when the CIF could not be read
+n_atoms            atoms in the cell (-1 when the CIF could not be read)
+lattice            9 floats, row-major (3, 3) row-vector lattice, Angstrom
+species            element symbol per atom
+frac_coords        3 N floats, row-major (N, 3) fractional coordinates
+occupancy          N floats, site occupancies
+disorder_flag      the source flags the entry as disordered (CoRE MOF ``DISORDER`` column)
+parse_error        why the CIF could not be read (null when it could)
+lcd, pld, lfpd     largest cavity / pore-limiting / largest free-sphere diameter, A (source CSV)
+density            g/cm^3 (the CoRE MOF CSV column ``cm3_g``)
+asa_m2_g, asa_m2_cm3  accessible surface area
+void_fraction      accessible void fraction (``AV_VF``)
+metals             metals listed by the source (``All_Metals``)
+has_oms            open metal site flag (``Has_OMS``)
+=================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from mof.io import (
+    CifError,
+    Crystal,
+    core_mof_properties,
+    iter_cif_folder,
+    iter_core_mof_cifs,
+    parse_cif,
+)
+
+PROPERTY_COLUMNS = {
+    "LCD": "lcd",
+    "PLD": "pld",
+    "LFPD": "lfpd",
+    "cm3_g": "density",
+    "ASA_m2_g": "asa_m2_g",
+    "ASA_m2_cm3": "asa_m2_cm3",
+    "AV_VF": "void_fraction",
+    "All_Metals": "metals",
+    "Has_OMS": "has_oms",
+}
+FLOAT_PROPS = ["lcd", "pld", "lfpd", "density", "asa_m2_g", "asa_m2_cm3", "void_fraction"]
+
+
+@dataclass
+class DatasetConfig:
+    source: str = "core-mof"
+    core_mof_set: str = "2019-ASR"
+    folder: str | None = None
+    properties_csv: str | None = None
+    max_atoms: int = 500
+    sample_size: int | None = 300
+    seed: int = 0
+    drop_disordered: bool = True
+    split: dict[str, float] = field(
+        default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1}
+    )
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DatasetConfig:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def assign_split(ids: list[str], fractions: dict[str, float], seed: int) -> list[str]:
+    """Deterministic split by structure: a hash of (seed, id) mapped to [0, 1) picks the split.
+
+    Adding or removing other structures never moves a structure to another split.
+    """
+    total = sum(fractions.values())
+    if total <= 0:
+        raise ValueError("split fractions must sum to a positive number")
+    edges = np.cumsum([fractions.get(k, 0.0) / total for k in ("train", "val", "test")])
+    out = []
+    for cid in ids:
+        h = int.from_bytes(hashlib.sha1(f"{seed}:{cid}".encode()).digest()[:8], "big")
+        u = h / 2.0**64
+        out.append("train" if u < edges[0] else "val" if u < edges[1] else "test")
+    return out
+
+
+def _load_properties(cfg: DatasetConfig) -> pd.DataFrame | None:
+    if cfg.source == "core-mof":
+        props = core_mof_properties(cfg.core_mof_set)
+    elif cfg.properties_csv:
+        props = pd.read_csv(cfg.properties_csv, low_memory=False)
+        key = "filename" if "filename" in props.columns else props.columns[0]
+        props[key] = props[key].astype(str).str.replace(r"\.cif$", "", regex=True)
+        props = props.set_index(key)
+    else:
+        return None
+    return props
+
+
+def _iter_source(cfg: DatasetConfig, wanted: set[str] | None):
+    if cfg.source == "core-mof":
+        return iter_core_mof_cifs(cfg.core_mof_set, wanted)
+    if cfg.source == "folder":
+        if not cfg.folder:
+            raise ValueError("dataset.source is 'folder' but dataset.folder is not set")
+        it = iter_cif_folder(cfg.folder)
+        return ((cid, txt) for cid, txt in it if wanted is None or cid in wanted)
+    raise ValueError(f"unknown dataset.source {cfg.source!r} (core-mof or folder)")
+
+
+def _source_label(cfg: DatasetConfig) -> str:
+    return f"core-mof:{cfg.core_mof_set}" if cfg.source == "core-mof" else f"folder:{cfg.folder}"
+
+
+def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFrame, str]:
+    """Read, filter, sample and split the structures.
+
+    Returns:
+        (structures table, one-line summary).
+    """
+    props = _load_properties(cfg)
+    excluded: Counter[str] = Counter()
+    flagged_ids: set[str] = set()
+    if props is not None and "DISORDER" in props.columns:
+        flagged = props["DISORDER"].astype(str).str.upper().eq("DISORDER")
+        flagged_ids = set(props.index[flagged])
+    wanted: set[str] | None = None
+    if cfg.source == "core-mof" and cfg.drop_disordered:
+        wanted = set(props.index) - flagged_ids
+        excluded["disorder_flag"] = len(flagged_ids)
+
+    rows = []
+    it = _iter_source(cfg, wanted)
+    for cid, text in tqdm(it, desc="select_dataset: reading CIFs", unit="cif",
+                          disable=not progress, file=sys.stderr, mininterval=1.0):
+        if cfg.drop_disordered and cid in flagged_ids:  # folder source with a properties CSV
+            excluded["disorder_flag"] += 1
+            continue
+        row = {"id": cid, "disorder_flag": cid in flagged_ids, "parse_error": None}
+        try:
+            cr = parse_cif(text, cid)
+            if cr.n_atoms > cfg.max_atoms:
+                excluded["too_many_atoms"] += 1
+                continue
+            row.update(
+                formula=cr.formula,
+                n_atoms=cr.n_atoms,
+                lattice=cr.lattice.reshape(-1).tolist(),
+                species=list(cr.species),
+                frac_coords=cr.frac.reshape(-1).tolist(),
+                occupancy=cr.occupancy.tolist(),
+            )
+        except (CifError, ValueError, IndexError) as e:
+            row.update(formula="", n_atoms=-1, lattice=[], species=[], frac_coords=[],
+                       occupancy=[], parse_error=str(e) or type(e).__name__)
+        rows.append(row)
+    n_read = len(rows) + excluded["too_many_atoms"] + excluded["disorder_flag"]
+    if not rows:
+        raise ValueError(f"no structure selected from {_source_label(cfg)}")
+    rows.sort(key=lambda r: r["id"])
+    if cfg.sample_size is not None and cfg.sample_size < len(rows):
+        rng = np.random.default_rng(cfg.seed)
+        pick = np.sort(rng.choice(len(rows), size=cfg.sample_size, replace=False))
+        excluded["not_sampled"] = len(rows) - cfg.sample_size
+        rows = [rows[i] for i in pick]
+    df = pd.DataFrame(rows)
+    df.insert(1, "source", _source_label(cfg))
+    df.insert(2, "split", assign_split(df["id"].tolist(), cfg.split, cfg.seed))
+    for col in PROPERTY_COLUMNS.values():
+        df[col] = np.nan if col in FLOAT_PROPS else None
+    if props is not None:
+        sub = props.reindex(df["id"])
+        for src, dst in PROPERTY_COLUMNS.items():
+            if src in sub.columns:
+                vals = sub[src].to_numpy()
+                if dst in FLOAT_PROPS:
+                    df[dst] = pd.to_numeric(pd.Series(vals), errors="coerce").to_numpy()
+                else:
+                    df[dst] = [None if pd.isna(v) else str(v) for v in vals]
+    df["n_atoms"] = df["n_atoms"].astype(np.int64)
+    splits = Counter(df["split"])
+    n_err = int(df["parse_error"].notna().sum())
+    excl = ", ".join(f"{k} {v}" for k, v in sorted(excluded.items()) if v) or "none"
+    summary = (
+        f"[select_dataset] {_source_label(cfg)}: {n_read} entries -> {len(df)} selected "
+        f"(train {splits['train']}, val {splits['val']}, test {splits['test']}; "
+        f"{n_err} unreadable, kept for the rejects table); excluded: {excl}"
+    )
+    return df, summary
+
+
+def crystal_from_row(row) -> Crystal:
+    """Rebuild a :class:`mof.io.Crystal` from a structures-table row."""
+    return Crystal(
+        id=row["id"],
+        lattice=np.asarray(row["lattice"], dtype=float).reshape(3, 3),
+        species=list(row["species"]),
+        frac=np.asarray(row["frac_coords"], dtype=float).reshape(-1, 3),
+        occupancy=np.asarray(row["occupancy"], dtype=float),
+    )
+
+
+
+def run(cfg: dict, output: str, say=print) -> pd.DataFrame:
+    """The select_dataset stage: config dict in, structures table written to ``output``."""
+    from mof.io import write_table
+
+    df, summary = select_dataset(DatasetConfig.from_dict(cfg))
+    write_table(df, output)
+    say(summary)
+    return df

@@ -1,0 +1,277 @@
+"""The preprocess stage: decompose every selected structure and write the four tables.
+
+``mofs.parquet``: one row per decomposed MOF
+
+==================  =========================================================================
+id, split, formula  as in the structures table
+n_atoms             atoms in the cell
+lattice             9 floats, row-major (3, 3) row-vector lattice, Angstrom
+n_blocks            K, building blocks in the cell
+n_nodes, n_linkers  how many of them are metal nodes / organic linkers
+block_ids           K building-block ids (keys of building_blocks.parquet)
+block_kinds         K x "node" / "linker"
+n_connections       K connection-point counts
+centres_frac        3 K floats, row-major (K, 3) Gaussian centres, fractional, wrapped to [0, 1)
+sigmas              9 K floats, row-major (K, 3, 3) Gaussian shapes, Cartesian, Angstrom^2
+n_dropped_molecules isolated molecules removed (only with preprocess.drop_isolated_molecules)
+lcd ... has_oms     source properties carried over from the structures table
+==================  =========================================================================
+
+``block_instances.parquet``: one row per building block of each MOF (everything needed to put
+the atoms back: ``cart = centre_frac @ lattice + local_coords @ rotation.T``)
+
+==================  =========================================================================
+mof_id, block_index the MOF and the block's position in its ``block_ids``
+block_id, kind      identity and node/linker
+elements            n element symbols
+atom_indices        n indices of the block's atoms in the structures-table row
+local_coords        3 n floats, (n, 3) atom positions in the principal-axis frame, Angstrom
+bonds               2 b ints, (b, 2) intra-block bonds as local atom index pairs
+cp_local            3 m floats, (m, 3) connection points in the local frame, Angstrom
+cp_atom             m local indices of the atom each connection point is attached to
+cp_partner_block    m block indices of the block across each cut bond
+cp_partner_cp       m connection-point indices (within that block) of the matching point
+cp_partner_element  m element symbols of the atom across each cut bond
+centre_frac         3 floats, Gaussian centre, fractional, wrapped
+rotation            9 floats, (3, 3) principal axes as columns (proper rotation)
+sigma               9 floats, (3, 3) SPD shape, Angstrom^2
+==================  =========================================================================
+
+``building_blocks.parquet``: one row per distinct building block (graph identity)
+
+==================  =========================================================================
+block_id            ``N``/``L`` + 12 hex digits of the SMILES hash
+kind                node / linker
+smiles              canonical SMILES of the bond graph, connection points as ``*``
+formula             element counts of the block's atoms
+elements            element symbol per atom (of the representative instance)
+n_atoms             atoms in the block
+n_connections       connection points
+count               instances over all decomposed MOFs
+n_mofs, n_mofs_train  MOFs containing it (all / train split)
+example_mof         the MOF the representative instance comes from
+local_coords, cp_local, bonds  geometry of the representative instance (as above)
+radius_of_gyration  sqrt(trace(Sigma)) of the representative, Angstrom
+==================  =========================================================================
+
+``rejects.parquet``: one row per structure that was not decomposed: ``id``, ``split``,
+``reason`` (a code from ``mof.decompose.REJECT_REASONS``), ``detail``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections import Counter
+from multiprocessing import get_context
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from mof.dataset import crystal_from_row
+from mof.decompose import Decomposition, DecomposeParams, Rejection, formula_of
+from mof.elements import symbol
+
+CARRIED_PROPERTIES = [
+    "lcd",
+    "pld",
+    "lfpd",
+    "density",
+    "asa_m2_g",
+    "asa_m2_cm3",
+    "void_fraction",
+    "metals",
+    "has_oms",
+]
+
+_PARAMS: DecomposeParams | None = None
+
+
+def _init(params: DecomposeParams) -> None:
+    global _PARAMS
+    _PARAMS = params
+
+
+def _work(row: dict) -> tuple[str, Decomposition | tuple[str, str]]:
+    from mof.decompose import decompose
+
+    cid = row["id"]
+    if row.get("parse_error"):
+        return cid, ("parse_error", str(row["parse_error"]))
+    try:
+        return cid, decompose(crystal_from_row(row), _PARAMS)
+    except Rejection as r:
+        return cid, (r.reason, r.detail)
+    except Exception as e:  # one bad structure never kills the batch
+        tb = traceback.format_exception_only(type(e), e)[-1].strip()
+        return cid, ("error", tb)
+
+
+def decompose_all(
+    structures: pd.DataFrame,
+    params: DecomposeParams,
+    processes: int = 1,
+    progress: bool = True,
+) -> tuple[list[Decomposition], pd.DataFrame]:
+    """Decompose every row of a structures table, in parallel over ``processes``.
+
+    Returns:
+        (decompositions in input order, rejects table with id/split/reason/detail).
+    """
+    cols = ["id", "parse_error", "lattice", "species", "frac_coords", "occupancy"]
+    rows = structures[cols].to_dict("records")
+    split_of = dict(zip(structures["id"], structures["split"]))
+    results: list[tuple[str, Decomposition | tuple[str, str]]] = []
+    bar = dict(total=len(rows), desc="preprocess: decomposing", unit="mof",
+               disable=not progress, file=sys.stderr, mininterval=1.0)
+    if processes <= 1 or len(rows) < 8:
+        _init(params)
+        results = [_work(r) for r in tqdm(rows, **bar)]
+    else:
+        with get_context("fork").Pool(processes, initializer=_init, initargs=(params,)) as pool:
+            chunk = max(1, min(16, len(rows) // (processes * 8)))
+            results = list(tqdm(pool.imap(_work, rows, chunksize=chunk), **bar))
+    decs = [r for _, r in results if isinstance(r, Decomposition)]
+    rej = [
+        {"id": cid, "split": split_of[cid], "reason": r[0], "detail": r[1]}
+        for cid, r in results
+        if not isinstance(r, Decomposition)
+    ]
+    rejects = pd.DataFrame(rej, columns=["id", "split", "reason", "detail"])
+    return decs, rejects
+
+
+def _flat(a: np.ndarray, dtype=float) -> list:
+    return np.asarray(a, dtype=dtype).reshape(-1).tolist()
+
+
+def tables(
+    decs: list[Decomposition], structures: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Build (mofs, block_instances, building_blocks) tables from decompositions."""
+    meta = structures.set_index("id")
+    mof_rows, inst_rows = [], []
+    for d in decs:
+        m = meta.loc[d.id]
+        b = d.blocks
+        row = {
+            "id": d.id,
+            "split": m["split"],
+            "formula": m["formula"],
+            "n_atoms": d.n_atoms,
+            "lattice": _flat(d.lattice),
+            "n_blocks": len(b),
+            "n_nodes": sum(x.kind == "node" for x in b),
+            "n_linkers": sum(x.kind == "linker" for x in b),
+            "block_ids": [x.block_id for x in b],
+            "block_kinds": [x.kind for x in b],
+            "n_connections": [x.n_connections for x in b],
+            "centres_frac": _flat(np.stack([x.centre_frac for x in b])),
+            "sigmas": _flat(np.stack([x.sigma for x in b])),
+            "n_dropped_molecules": d.n_dropped_molecules,
+        }
+        for c in CARRIED_PROPERTIES:
+            row[c] = m.get(c)
+        mof_rows.append(row)
+        for k, x in enumerate(b):
+            inst_rows.append(
+                {
+                    "mof_id": d.id,
+                    "block_index": k,
+                    "block_id": x.block_id,
+                    "kind": x.kind,
+                    "smiles": x.smiles,
+                    "split": m["split"],
+                    "elements": x.elements,
+                    "atom_indices": _flat(x.atom_indices, np.int64),
+                    "local_coords": _flat(x.local),
+                    "bonds": _flat(np.array(x.bonds, dtype=np.int64).reshape(-1, 2), np.int64),
+                    "cp_local": _flat(x.cp_local),
+                    "cp_atom": _flat(x.cp_atom, np.int64),
+                    "cp_partner_block": _flat(x.cp_partner[:, 0], np.int64),
+                    "cp_partner_cp": _flat(x.cp_partner[:, 1], np.int64),
+                    "cp_partner_element": [symbol(int(v)) for v in x.cp_partner_z],
+                    "centre_frac": _flat(x.centre_frac),
+                    "rotation": _flat(x.rotation),
+                    "sigma": _flat(x.sigma),
+                }
+            )
+    mofs = pd.DataFrame(mof_rows)
+    inst = pd.DataFrame(inst_rows)
+    if inst.empty:
+        return mofs, inst, pd.DataFrame(columns=["block_id", "kind", "smiles", "count"])
+    g = inst.groupby("block_id", sort=True)
+    first = g.head(1).set_index("block_id")
+    bb = pd.DataFrame(
+        {
+            "block_id": first.index,
+            "kind": first["kind"].to_numpy(),
+            "smiles": first["smiles"].to_numpy(),
+        }
+    )
+    from mof.elements import atomic_numbers
+
+    bb["formula"] = [formula_of(atomic_numbers(e)) for e in first["elements"]]
+    bb["elements"] = first["elements"].to_numpy()
+    bb["n_atoms"] = [len(e) for e in first["elements"]]
+    bb["n_connections"] = [len(c) // 3 for c in first["cp_local"]]
+    bb["count"] = g.size().reindex(first.index).to_numpy()
+    bb["n_mofs"] = g["mof_id"].nunique().reindex(first.index).to_numpy()
+    train = inst[inst["split"] == "train"].groupby("block_id")["mof_id"].nunique()
+    bb["n_mofs_train"] = train.reindex(first.index).fillna(0).astype(np.int64).to_numpy()
+    bb["example_mof"] = first["mof_id"].to_numpy()
+    bb["local_coords"] = first["local_coords"].to_numpy()
+    bb["cp_local"] = first["cp_local"].to_numpy()
+    bb["bonds"] = first["bonds"].to_numpy()
+    bb["radius_of_gyration"] = [
+        float(np.sqrt(np.trace(np.reshape(s, (3, 3))))) for s in first["sigma"]
+    ]
+    bb = bb.sort_values(["count", "block_id"], ascending=[False, True]).reset_index(drop=True)
+    return mofs, inst, bb
+
+
+def summary_line(n_in: int, decs: list[Decomposition], rejects: pd.DataFrame, n_blocks: int) -> str:
+    """``[preprocess] N in -> M decomposed, R rejected (reason counts) ...``."""
+    reasons = Counter(rejects["reason"]) if len(rejects) else Counter()
+    rs = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "none"
+    ks = [len(d.blocks) for d in decs]
+    kdesc = f"K median {int(np.median(ks))}, max {max(ks)}" if ks else "K -"
+    return (
+        f"[preprocess] {n_in} in -> {len(decs)} decomposed, {len(rejects)} rejected ({rs}); "
+        f"{kdesc}; {n_blocks} distinct building blocks"
+    )
+
+
+def params_from_config(cfg: dict) -> DecomposeParams:
+    """DecomposeParams from the ``preprocess`` section of the config."""
+    from mof.bonds import BondParams
+
+    return DecomposeParams(
+        bonds=BondParams(
+            tolerance=cfg.get("bond_tolerance", 0.45),
+            min_distance=cfg.get("min_bond_distance", 0.4),
+            metal_metal_tolerance=cfg.get("metal_metal_tolerance", 0.25),
+            min_angle=cfg.get("min_bond_angle", 45.0),
+        ),
+        sigma_floor=cfg.get("sigma_floor", 0.05),
+        max_blocks=cfg.get("max_blocks", 50),
+        drop_isolated_molecules=cfg.get("drop_isolated_molecules", False),
+    )
+
+
+def run(structures_path: str, outputs: dict, cfg: dict, processes: int = 1, say=print) -> None:
+    """The preprocess stage: structures table in, the four tables out.
+
+    ``outputs`` maps ``mofs``, ``instances``, ``blocks``, ``rejects`` to paths.
+    """
+    from mof.io import read_table, write_table
+
+    structures = read_table(structures_path)
+    decs, rejects = decompose_all(structures, params_from_config(cfg), processes=processes)
+    mofs, inst, bb = tables(decs, structures)
+    write_table(mofs, outputs["mofs"])
+    write_table(inst, outputs["instances"])
+    write_table(bb, outputs["blocks"])
+    write_table(rejects, outputs["rejects"])
+    say(summary_line(len(structures), decs, rejects, len(bb)))

@@ -205,7 +205,7 @@ def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFr
 def crystal_from_row(row) -> Crystal:
     """Rebuild a :class:`mof.io.Crystal` from a structures-table row."""
     return Crystal(
-        id=row["id"],
+        id=str(row["id"]) if "id" in row else str(getattr(row, "name", "structure")),
         lattice=np.asarray(row["lattice"], dtype=float).reshape(3, 3),
         species=list(row["species"]),
         frac=np.asarray(row["frac_coords"], dtype=float).reshape(-1, 3),

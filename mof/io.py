@@ -94,7 +94,6 @@ class Crystal:
 # ----------------------------------------------------------------------------------------------
 
 _NUM = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\(\d+\))?$")
-_SYMBOL = re.compile(r"^([A-Z][a-z]?)")
 _IDENTITY_OPS = {"x,y,z", "+x,+y,+z"}
 
 
@@ -129,17 +128,20 @@ def _element(token: str) -> str:
 
 
 def _element_uncached(token: str) -> str:
-    m = _SYMBOL.match(token.strip().capitalize() if token[:1].islower() else token.strip())
-    if not m:
+    """Element symbol from a CIF type symbol or label: "Cu", "Cu2+", "Cu1", "CU1", "cl3"."""
+    letters = re.match(r"^[A-Za-z]+", token.strip())
+    if not letters:
         raise CifError(f"cannot read an element from {token!r}")
-    sym = m.group(1)
-    # labels like "Co1" or "CO1": keep the 2-letter symbol only when it is an element
+    word = letters.group(0)
     table = element_table()
-    if sym in table:
-        return sym
-    if sym[0] in table:
-        return sym[0]
-    raise CifError(f"unknown element {sym!r}")
+    two = word[:2].capitalize()
+    one = word[:1].upper()
+    # "Cu1" and "CU1" are copper; "C1" and "Ca" are what they say; "Cx" is carbon
+    if len(word) >= 2 and two in table and (word[1].islower() or word.isupper() or word.islower()):
+        return two
+    if one in table:
+        return one
+    raise CifError(f"unknown element {word!r}")
 
 
 def _scan(text: str) -> tuple[dict[str, str], list[tuple[list[str], list[list[str]]]]]:
@@ -183,7 +185,8 @@ def _scan(text: str) -> tuple[dict[str, str], list[tuple[list[str], list[list[st
                 values.extend(_tokens(s))
             if tags:
                 k = len(tags)
-                rows = [values[j : j + k] for j in range(0, len(values) - len(values) % k, k)]
+                # a trailing partial row is kept so that readers can report the truncation
+                rows = [values[j : j + k] for j in range(0, len(values), k)]
                 loops.append((tags, rows))
             continue
         if line.startswith("_"):
@@ -215,7 +218,7 @@ def _is_p1(items: dict[str, str], loops: list[tuple[list[str], list[list[str]]]]
         for tag in ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz"):
             if tag in tags:
                 col = tags.index(tag)
-                ops = {r[col].replace(" ", "").lower() for r in rows}
+                ops = {r[col].replace(" ", "").lower() for r in rows if len(r) > col}
                 return ops <= _IDENTITY_OPS
     for key in ("_symmetry_space_group_name_h-m", "_space_group_name_h-m_alt"):
         if key in items:
@@ -255,6 +258,11 @@ def _parse_p1(cid: str, items: dict[str, str], loops) -> Crystal:
         else:
             raise CifError("atom_site loop has neither type_symbol nor label")
         iocc = tags.index("_atom_site_occupancy") if "_atom_site_occupancy" in tags else None
+        if rows and len(rows[-1]) != len(tags):
+            raise CifError(
+                f"atom_site loop ends in the middle of a row after {len(rows) - 1} atoms "
+                "(truncated file?)"
+            )
         species = [_element(r[isym]) for r in rows]
         frac = [[_number(r[ix], "x"), _number(r[iy], "y"), _number(r[iz], "z")] for r in rows]
         if iocc is None:

@@ -97,8 +97,9 @@ def _work(row: dict) -> tuple[str, Decomposition | tuple[str, str]]:
     from mof.decompose import decompose
 
     cid = row["id"]
-    if row.get("parse_error"):
-        return cid, ("parse_error", str(row["parse_error"]))
+    err = row.get("parse_error")
+    if isinstance(err, str) and err:
+        return cid, ("parse_error", err)
     try:
         return cid, decompose(crystal_from_row(row), _PARAMS)
     except Rejection as r:

@@ -1,0 +1,81 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from mof.io import CifError, Crystal, parse_cif, read_cif, write_cif
+from mof.periodic import minimum_image
+from tests.conftest import REAL_FIXTURES
+
+
+def _pymatgen(path):
+    from pymatgen.io.cif import CifParser
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CifParser(str(path)).parse_structures(primitive=False)[0]
+
+
+@pytest.mark.parametrize("name", REAL_FIXTURES)
+def test_reader_agrees_with_pymatgen(cif_dir, name):
+    ours = read_cif(cif_dir / f"{name}.cif")
+    ref = _pymatgen(cif_dir / f"{name}.cif")
+    assert ours.n_atoms == len(ref)
+    np.testing.assert_allclose(np.linalg.norm(ours.lattice, axis=1), ref.lattice.abc, atol=1e-6)
+    # every atom of ours has a pymatgen atom of the same element at the same place
+    ref_species = np.array([s.specie.symbol for s in ref])
+    for sym, f in zip(ours.species, ours.frac):
+        cand = ref.frac_coords[ref_species == sym]
+        _, cart = minimum_image(cand - f, ours.lattice)
+        assert np.linalg.norm(cart, axis=1).min() < 1e-3
+
+
+def test_write_read_roundtrip(tmp_path, real_crystals):
+    cr = real_crystals["FIQCEN_clean"]
+    write_cif(tmp_path / "x.cif", cr)
+    back = read_cif(tmp_path / "x.cif")
+    assert back.species == cr.species
+    np.testing.assert_allclose(back.frac, cr.frac, atol=1e-7)
+    np.testing.assert_allclose(back.lattice, cr.lattice, atol=1e-5)
+
+
+def test_truncated_cif_is_an_error(cif_dir):
+    with pytest.raises(CifError, match="truncated"):
+        read_cif(cif_dir / "broken_truncated.cif")
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("", "empty"),
+        ("hello world\n", "no data_"),
+        ("data_x\n_cell_length_a 5\n", "missing cell"),
+        (
+            "data_x\n_cell_length_a 5\n_cell_length_b 5\n_cell_length_c 5\n"
+            "_cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 90\n"
+            "loop_\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n"
+            "_atom_site_fract_z\nXx 0 0 0\n",
+            "unknown element",
+        ),
+    ],
+)
+def test_bad_cifs_raise_with_reason(text, match):
+    with pytest.raises(CifError, match=match):
+        parse_cif(text, "bad")
+
+
+def test_uncertainties_and_labels_only():
+    text = (
+        "data_y\n_cell_length_a 5.0(1)\n_cell_length_b 5\n_cell_length_c 5\n"
+        "_cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 90\n"
+        "loop_\n_atom_site_label\n_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n"
+        "Cu1 0.1(2) 0 0\nCL2 0.5 0.5 0.5\n"
+    )
+    cr = parse_cif(text, "y")
+    assert cr.species == ["Cu", "Cl"]
+    assert cr.frac[0, 0] == pytest.approx(0.1)
+
+
+def test_formula_hill_order():
+    cr = Crystal("f", np.eye(3) * 5, ["O", "Cu", "H", "C", "C"], np.zeros((5, 3)))
+    assert cr.formula == "C2 H1 Cu1 O1"

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from mof.dataset import DatasetConfig, select_dataset
+from mof.decompose import DecomposeParams
+from mof.preprocess import decompose_all, summary_line, tables
+from tests.conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def fixture_tables():
+    cfg = DatasetConfig(source="folder", folder=str(DATA / "cifs"),
+                        properties_csv=str(DATA / "properties.csv"), sample_size=None,
+                        drop_disordered=False)
+    structures, _ = select_dataset(cfg, progress=False)
+    decs, rejects = decompose_all(structures, DecomposeParams(), processes=2, progress=False)
+    return structures, decs, rejects, tables(decs, structures)
+
+
+def test_bad_inputs_are_rejected_and_the_rest_is_processed(fixture_tables):
+    structures, decs, rejects, _ = fixture_tables
+    reasons = dict(zip(rejects["id"], rejects["reason"]))
+    assert reasons == {
+        "broken_truncated": "parse_error",
+        "nometal_mof5": "no_metal",
+        "solvent_hkust1": "isolated_molecule",
+        "ECEZAO01_clean": "periodic_component",
+    }
+    assert all(rejects["detail"].str.len() > 0)
+    assert len(decs) + len(rejects) == len(structures)
+    assert {d.id for d in decs} == {
+        "ABAVIJ_clean", "EDUSIF_clean", "FIQCEN_clean", "KAXQIL_clean", "OFERUN_clean",
+        "ja406030p_si_002_manual",
+    }
+
+
+def test_tables_are_consistent(fixture_tables):
+    structures, decs, rejects, (mofs, inst, bb) = fixture_tables
+    assert len(mofs) == len(decs)
+    assert (mofs["n_blocks"] == mofs["block_ids"].apply(len)).all()
+    assert (mofs["centres_frac"].apply(len) == 3 * mofs["n_blocks"]).all()
+    assert (mofs["sigmas"].apply(len) == 9 * mofs["n_blocks"]).all()
+    assert len(inst) == mofs["n_blocks"].sum()
+    assert bb["count"].sum() == len(inst)
+    assert set(bb["block_id"]) == set(inst["block_id"])
+    hk = mofs.set_index("id").loc["FIQCEN_clean"]
+    assert hk["n_nodes"] == 6 and hk["n_linkers"] == 8
+    assert hk["lcd"] == pytest.approx(13.2, abs=0.3)
+    for s in mofs["sigmas"]:
+        sig = np.reshape(s, (-1, 3, 3))
+        assert np.linalg.eigvalsh(sig).min() > 0
+
+
+def test_instances_rebuild_atoms(fixture_tables):
+    structures, _, _, (mofs, inst, _) = fixture_tables
+    row = structures.set_index("id").loc["EDUSIF_clean"]
+    lat = np.reshape(row["lattice"], (3, 3))
+    frac = np.reshape(row["frac_coords"], (-1, 3))
+    for _, b in inst[inst["mof_id"] == "EDUSIF_clean"].iterrows():
+        cart = np.asarray(b["centre_frac"]) @ lat + np.reshape(b["local_coords"], (-1, 3)) @ \
+            np.reshape(b["rotation"], (3, 3)).T
+        f = np.linalg.solve(lat.T, cart.T).T
+        d = f - frac[np.asarray(b["atom_indices"])]
+        np.testing.assert_allclose(d - np.round(d), 0, atol=1e-6)
+
+
+def test_summary_line(fixture_tables):
+    structures, decs, rejects, (_, _, bb) = fixture_tables
+    line = summary_line(len(structures), decs, rejects, len(bb))
+    assert line.startswith("[preprocess] 10 in -> 6 decomposed, 4 rejected")
+    assert "parse_error 1" in line and "no_metal 1" in line

@@ -31,7 +31,6 @@ import hashlib
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -70,9 +69,7 @@ class DatasetConfig:
     sample_size: int | None = 300
     seed: int = 0
     drop_disordered: bool = True
-    split: dict[str, float] = field(
-        default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1}
-    )
+    split: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})
 
     @classmethod
     def from_dict(cls, d: dict) -> DatasetConfig:
@@ -144,8 +141,14 @@ def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFr
 
     rows = []
     it = _iter_source(cfg, wanted)
-    for cid, text in tqdm(it, desc="select_dataset: reading CIFs", unit="cif",
-                          disable=not progress, file=sys.stderr, mininterval=1.0):
+    for cid, text in tqdm(
+        it,
+        desc="select_dataset: reading CIFs",
+        unit="cif",
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=1.0,
+    ):
         if cfg.drop_disordered and cid in flagged_ids:  # folder source with a properties CSV
             excluded["disorder_flag"] += 1
             continue
@@ -164,8 +167,15 @@ def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFr
                 occupancy=cr.occupancy.tolist(),
             )
         except (CifError, ValueError, IndexError) as e:
-            row.update(formula="", n_atoms=-1, lattice=[], species=[], frac_coords=[],
-                       occupancy=[], parse_error=str(e) or type(e).__name__)
+            row.update(
+                formula="",
+                n_atoms=-1,
+                lattice=[],
+                species=[],
+                frac_coords=[],
+                occupancy=[],
+                parse_error=str(e) or type(e).__name__,
+            )
         rows.append(row)
     n_read = len(rows) + excluded["too_many_atoms"] + excluded["disorder_flag"]
     if not rows:
@@ -211,7 +221,6 @@ def crystal_from_row(row) -> Crystal:
         frac=np.asarray(row["frac_coords"], dtype=float).reshape(-1, 3),
         occupancy=np.asarray(row["occupancy"], dtype=float),
     )
-
 
 
 def run(cfg: dict, output: str, say=print) -> pd.DataFrame:

@@ -17,7 +17,7 @@ Rejections raise :class:`Rejection` with a reason code (see ``REJECT_REASONS``) 
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -348,6 +348,8 @@ def decompose(crystal: Crystal, params: DecomposeParams | None = None) -> Decomp
 
 
 def formula_of(z: np.ndarray) -> str:
-    """Compact formula (elements by atomic number) of (n,) atomic numbers, e.g. ``C8H4O4``."""
-    vals, counts = np.unique(z, return_counts=True)
-    return "".join(f"{symbol(int(v))}{c if c > 1 else ''}" for v, c in zip(vals, counts))
+    """Hill formula (C, H first, then alphabetical) of (n,) atomic numbers, e.g. ``C8H4O4``."""
+    counts = Counter(symbol(int(v)) for v in z)
+    order = [e for e in ("C", "H") if e in counts] if "C" in counts else []
+    order += sorted(e for e in counts if e not in order)
+    return "".join(f"{e}{counts[e] if counts[e] > 1 else ''}" for e in order)

@@ -369,23 +369,25 @@ def _core_mof_data():
 def core_mof_archive(dataset: str) -> Path:
     """Path of the tar.xz archive of one CoRE MOF dataset shipped by the ``core-mof`` wheel."""
     if dataset not in CORE_MOF_DATASETS:
-        raise ValueError(f"unknown CoRE MOF dataset {dataset!r}; one of {sorted(CORE_MOF_DATASETS)}")
+        raise ValueError(
+            f"unknown CoRE MOF dataset {dataset!r}; one of {sorted(CORE_MOF_DATASETS)}"
+        )
     return Path(str(_core_mof_data() / f"{dataset}.tar.xz"))
 
 
 def core_mof_properties(dataset: str) -> pd.DataFrame:
     """The CoRE MOF CSV of one dataset (pore properties, metals, flags), indexed by structure id."""
     if dataset not in CORE_MOF_DATASETS:
-        raise ValueError(f"unknown CoRE MOF dataset {dataset!r}; one of {sorted(CORE_MOF_DATASETS)}")
+        raise ValueError(
+            f"unknown CoRE MOF dataset {dataset!r}; one of {sorted(CORE_MOF_DATASETS)}"
+        )
     df = pd.read_csv(Path(str(_core_mof_data() / f"{dataset}.csv")), low_memory=False)
     df = df.loc[:, ~df.columns.str.startswith("Unnamed")]
     df["filename"] = df["filename"].astype(str).str.replace(r"\.cif$", "", regex=True)
     return df.set_index("filename")
 
 
-def iter_core_mof_cifs(
-    dataset: str, wanted: set[str] | None = None
-) -> Iterator[tuple[str, str]]:
+def iter_core_mof_cifs(dataset: str, wanted: set[str] | None = None) -> Iterator[tuple[str, str]]:
     """Yield (id, CIF text) from a CoRE MOF archive in one pass (no per-entry rescans)."""
     with tarfile.open(core_mof_archive(dataset), "r:xz") as tar:
         for member in tar:

@@ -71,9 +71,9 @@ def minimum_image(dfrac: np.ndarray, lattice: np.ndarray) -> tuple[np.ndarray, n
 def lattice_from_parameters(
     a: float, b: float, c: float, alpha: float, beta: float, gamma: float
 ) -> np.ndarray:
-    """(3, 3) row-vector lattice from lengths (A) and angles (degrees), a along x, b in the xy plane.
+    """(3, 3) row-vector lattice from lengths (A) and angles (degrees).
 
-    Same orientation convention as pymatgen's ``Lattice.from_parameters(vesta=True)``.
+    Orientation: a along x, b in the xy plane, c with a positive z component.
     """
     al, be, ga = np.radians([alpha, beta, gamma])
     ca, cb, cg, sg = np.cos(al), np.cos(be), np.cos(ga), np.sin(ga)
@@ -94,9 +94,7 @@ def lattice_parameters(lattice: np.ndarray) -> np.ndarray:
         cosang = np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v))
         return float(np.degrees(np.arccos(np.clip(cosang, -1.0, 1.0))))
 
-    return np.array(
-        [*lengths, angle(lat[1], lat[2]), angle(lat[0], lat[2]), angle(lat[0], lat[1])]
-    )
+    return np.array([*lengths, angle(lat[1], lat[2]), angle(lat[0], lat[2]), angle(lat[0], lat[1])])
 
 
 def cell_volume(lattice: np.ndarray) -> float:

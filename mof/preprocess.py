@@ -70,7 +70,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from mof.dataset import crystal_from_row
-from mof.decompose import Decomposition, DecomposeParams, Rejection, formula_of
+from mof.decompose import DecomposeParams, Decomposition, Rejection, formula_of
 from mof.elements import symbol
 
 CARRIED_PROPERTIES = [
@@ -124,8 +124,14 @@ def decompose_all(
     rows = structures[cols].to_dict("records")
     split_of = dict(zip(structures["id"], structures["split"]))
     results: list[tuple[str, Decomposition | tuple[str, str]]] = []
-    bar = dict(total=len(rows), desc="preprocess: decomposing", unit="mof",
-               disable=not progress, file=sys.stderr, mininterval=1.0)
+    bar = dict(
+        total=len(rows),
+        desc="preprocess: decomposing",
+        unit="mof",
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=1.0,
+    )
     if processes <= 1 or len(rows) < 8:
         _init(params)
         results = [_work(r) for r in tqdm(rows, **bar)]

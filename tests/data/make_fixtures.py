@@ -52,8 +52,9 @@ def main() -> None:
     water = np.linalg.solve(hk.lattice.T, np.stack([o, h1, h2]).T).T
     write_cif(
         CIFS / "solvent_hkust1.cif",
-        Crystal("solvent_hkust1", hk.lattice, hk.species + ["O", "H", "H"],
-                np.vstack([hk.frac, water])),
+        Crystal(
+            "solvent_hkust1", hk.lattice, hk.species + ["O", "H", "H"], np.vstack([hk.frac, water])
+        ),
     )
 
     props = core_mof_properties("2019-ASR")

@@ -6,9 +6,13 @@ from tests.conftest import DATA
 
 
 def _folder_cfg(**kw) -> DatasetConfig:
-    base = dict(source="folder", folder=str(DATA / "cifs"),
-                properties_csv=str(DATA / "properties.csv"), sample_size=None,
-                drop_disordered=False)
+    base = dict(
+        source="folder",
+        folder=str(DATA / "cifs"),
+        properties_csv=str(DATA / "properties.csv"),
+        sample_size=None,
+        drop_disordered=False,
+    )
     base.update(kw)
     return DatasetConfig(**base)
 

@@ -33,8 +33,9 @@ def test_equivariance_under_rotation():
     np.testing.assert_allclose(s1, q @ s0 @ q.T, atol=1e-10)
     # local coordinates are the same up to the frame's sign convention (equal for proper q)
     if np.linalg.det(q) > 0:
-        np.testing.assert_allclose((pts - pts.mean(0)) @ r0, (pts @ q.T - (pts @ q.T).mean(0)) @ r1,
-                                   atol=1e-8)
+        np.testing.assert_allclose(
+            (pts - pts.mean(0)) @ r0, (pts @ q.T - (pts @ q.T).mean(0)) @ r1, atol=1e-8
+        )
 
 
 def test_bad_floor():

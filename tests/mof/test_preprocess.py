@@ -9,9 +9,13 @@ from tests.conftest import DATA
 
 @pytest.fixture(scope="module")
 def fixture_tables():
-    cfg = DatasetConfig(source="folder", folder=str(DATA / "cifs"),
-                        properties_csv=str(DATA / "properties.csv"), sample_size=None,
-                        drop_disordered=False)
+    cfg = DatasetConfig(
+        source="folder",
+        folder=str(DATA / "cifs"),
+        properties_csv=str(DATA / "properties.csv"),
+        sample_size=None,
+        drop_disordered=False,
+    )
     structures, _ = select_dataset(cfg, progress=False)
     decs, rejects = decompose_all(structures, DecomposeParams(), processes=2, progress=False)
     return structures, decs, rejects, tables(decs, structures)
@@ -29,7 +33,11 @@ def test_bad_inputs_are_rejected_and_the_rest_is_processed(fixture_tables):
     assert all(rejects["detail"].str.len() > 0)
     assert len(decs) + len(rejects) == len(structures)
     assert {d.id for d in decs} == {
-        "ABAVIJ_clean", "EDUSIF_clean", "FIQCEN_clean", "KAXQIL_clean", "OFERUN_clean",
+        "ABAVIJ_clean",
+        "EDUSIF_clean",
+        "FIQCEN_clean",
+        "KAXQIL_clean",
+        "OFERUN_clean",
         "ja406030p_si_002_manual",
     }
 
@@ -57,8 +65,10 @@ def test_instances_rebuild_atoms(fixture_tables):
     lat = np.reshape(row["lattice"], (3, 3))
     frac = np.reshape(row["frac_coords"], (-1, 3))
     for _, b in inst[inst["mof_id"] == "EDUSIF_clean"].iterrows():
-        cart = np.asarray(b["centre_frac"]) @ lat + np.reshape(b["local_coords"], (-1, 3)) @ \
-            np.reshape(b["rotation"], (3, 3)).T
+        cart = (
+            np.asarray(b["centre_frac"]) @ lat
+            + np.reshape(b["local_coords"], (-1, 3)) @ np.reshape(b["rotation"], (3, 3)).T
+        )
         f = np.linalg.solve(lat.T, cart.T).T
         d = f - frac[np.asarray(b["atom_indices"])]
         np.testing.assert_allclose(d - np.round(d), 0, atol=1e-6)

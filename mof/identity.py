@@ -41,6 +41,7 @@ def block_mol(z: np.ndarray, bonds: list[tuple[int, int]], cp_atoms: list[int]) 
         rw.AddBond(int(a), idx, Chem.BondType.SINGLE)
     mol = rw.GetMol()
     mol.UpdatePropertyCache(strict=False)
+    Chem.FastFindRings(mol)
     return mol
 
 
@@ -53,3 +54,27 @@ def block_id(kind: str, smiles: str) -> str:
     """Short stable identifier: ``N``/``L`` + 12 hex digits of the SMILES' SHA-1."""
     prefix = "N" if kind == "node" else "L"
     return prefix + hashlib.sha1(smiles.encode()).hexdigest()[:12]
+
+
+def ecfp4_class(z: np.ndarray, bonds: list[tuple[int, int]], cp_atoms: list[int]) -> str:
+    """Fingerprint class of a building block: SHA-1 (16 hex digits) of its unfolded ECFP4
+    (Morgan radius 2, with counts) over the same graph as :func:`block_smiles`.
+
+    Two building blocks are positives for the contrastive embedding (as in MOFDiff) exactly when
+    their ECFP4 fingerprints are identical, i.e. when their classes are equal.
+    """
+    fp = _morgan_generator().GetSparseCountFingerprint(block_mol(z, bonds, cp_atoms))
+    items = sorted(fp.GetNonzeroElements().items())
+    return hashlib.sha1(repr(items).encode()).hexdigest()[:16]
+
+
+_MORGAN = None
+
+
+def _morgan_generator():
+    global _MORGAN
+    if _MORGAN is None:
+        from rdkit.Chem import rdFingerprintGenerator
+
+        _MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2)
+    return _MORGAN

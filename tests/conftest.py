@@ -20,6 +20,7 @@ REAL_FIXTURES = [
     "FIQCEN_clean",
     "KAXQIL_clean",
     "OFERUN_clean",
+    "VEHJUP_clean",
     "ja406030p_si_002_manual",
 ]
 

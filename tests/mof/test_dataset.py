@@ -30,8 +30,8 @@ def test_split_is_deterministic_and_independent_of_other_ids():
 
 def test_folder_source_with_properties():
     df, summary = select_dataset(_folder_cfg(), progress=False)
-    assert len(df) == 10
-    assert "10 entries -> 10 selected" in summary
+    assert len(df) == 11
+    assert "11 entries -> 11 selected" in summary
     row = df.set_index("id").loc["FIQCEN_clean"]
     assert row["n_atoms"] == 156
     assert row["lcd"] == pytest.approx(13.2, abs=0.3)  # HKUST-1's large cage

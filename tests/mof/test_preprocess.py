@@ -38,6 +38,7 @@ def test_bad_inputs_are_rejected_and_the_rest_is_processed(fixture_tables):
         "FIQCEN_clean",
         "KAXQIL_clean",
         "OFERUN_clean",
+        "VEHJUP_clean",
         "ja406030p_si_002_manual",
     }
 
@@ -77,5 +78,5 @@ def test_instances_rebuild_atoms(fixture_tables):
 def test_summary_line(fixture_tables):
     structures, decs, rejects, (_, _, bb) = fixture_tables
     line = summary_line(len(structures), decs, rejects, len(bb))
-    assert line.startswith("[preprocess] 10 in -> 6 decomposed, 4 rejected")
+    assert line.startswith("[preprocess] 11 in -> 7 decomposed, 4 rejected")
     assert "parse_error 1" in line and "no_metal 1" in line

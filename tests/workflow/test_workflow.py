@@ -29,7 +29,7 @@ def test_full_run_on_tiny_dataset(tmp_path):
     rejects = pd.read_parquet(pre / "rejects.parquet")
     blocks = pd.read_parquet(pre / "building_blocks.parquet")
     structures = pd.read_parquet(tmp_path / "results" / "dataset" / "structures.parquet")
-    assert len(mofs) + len(rejects) == len(structures) == 10
+    assert len(mofs) + len(rejects) == len(structures) == 11
     assert set(rejects["reason"]) == {
         "parse_error",
         "no_metal",
@@ -38,7 +38,7 @@ def test_full_run_on_tiny_dataset(tmp_path):
     }
     assert len(blocks) > 0 and blocks["count"].sum() == mofs["n_blocks"].sum()
     # summary lines reach the terminal and the logs
-    assert "[preprocess] 10 in -> 6 decomposed, 4 rejected" in res.stderr
+    assert "[preprocess] 11 in -> 7 decomposed, 4 rejected" in res.stderr
     log = (tmp_path / "logs" / "preprocess" / "preprocess.log").read_text()
     assert "[preprocess]" in log
     # nothing to do on a second run

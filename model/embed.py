@@ -1,0 +1,460 @@
+"""Contrastive building-block embedding: data, training, the embedding table and the index.
+
+Stage ``embed_building_blocks``: every building-block instance of the preprocessed MOFs (atoms and
+connection points in their local frame) is encoded by :class:`model.encoder.BlockEncoder`;
+training uses the instances of training-split MOFs with a supervised contrastive loss whose
+positives share an ECFP4 fingerprint class, plus auxiliary regressions (atoms, connection points,
+radius of gyration). Outputs:
+
+- ``encoder.pt``: final weights and the config they were trained with;
+- ``embeddings.parquet``: one row per distinct building block: ``block_id``, ``kind``,
+  ``fingerprint`` (ECFP4 class), ``vector`` (mean embedding of its instances), ``count``,
+  ``n_train_instances``, ``in_library`` (occurs in a training MOF: the decoding library);
+- ``instance_embeddings.parquet``: ``mof_id``, ``block_index``, ``block_id``, ``vector``;
+- ``loss.csv`` / ``loss.png``: the loss curve; ``metrics.json``: held-out retrieval accuracy.
+
+The index (:class:`NearestBlockIndex`) is exact Euclidean nearest-neighbour search in b-space
+(a matrix product; libraries here are a few thousand vectors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.spatial import cKDTree
+from tqdm import tqdm
+
+from model.encoder import EmbeddingModel, supervised_contrastive_loss
+
+
+@dataclass
+class EmbedConfig:
+    dim: int = 32
+    hidden: int = 64
+    layers: int = 3
+    cutoff: float = 6.0
+    temperature: float = 0.1
+    steps: int = 600
+    batch_size: int = 128
+    lr: float = 1e-3
+    aux_weight: float = 0.1
+    jitter: float = 0.05
+    checkpoint_every: int = 100
+    seed: int = 0
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EmbedConfig:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def model_hash(self) -> str:
+        """Hash of everything that changes the trained weights (not device/checkpointing)."""
+        keep = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint_every")}
+        return hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BlockGraph:
+    """One building-block instance as a graph. z (n,), pos (n, 3), edges (2, e) local."""
+
+    z: np.ndarray
+    pos: np.ndarray
+    edges: np.ndarray
+    aux: np.ndarray  # (3,): log n_atoms, log(1 + n_cp), radius of gyration
+
+
+def block_graph(
+    z_atoms: np.ndarray, local: np.ndarray, cp_local: np.ndarray, cutoff: float
+) -> BlockGraph:
+    """Atoms plus connection points (type 0) with all pairs closer than ``cutoff`` as edges."""
+    cp = np.reshape(np.asarray(cp_local, dtype=float), (-1, 3))
+    atoms = np.reshape(np.asarray(local, dtype=float), (-1, 3))
+    if len(atoms) != len(z_atoms):
+        raise ValueError(f"{len(z_atoms)} atom types but {len(atoms)} positions")
+    z = np.concatenate([np.asarray(z_atoms, dtype=np.int64), np.zeros(len(cp), np.int64)])
+    pos = np.vstack([atoms, cp])
+    if len(pos) > 1:
+        pairs = cKDTree(pos).query_pairs(cutoff, output_type="ndarray")
+    else:
+        pairs = np.zeros((0, 2), dtype=np.int64)
+    edges = np.concatenate([pairs, pairs[:, ::-1]]).T.astype(np.int64)
+    rg = float(np.sqrt(np.mean(np.sum((pos - pos.mean(0)) ** 2, axis=1))))
+    aux = np.array([np.log(len(z_atoms)), np.log1p(len(cp)), rg])
+    return BlockGraph(z, pos, edges, aux)
+
+
+def collate(
+    graphs: list[BlockGraph],
+    device: torch.device,
+    jitter: float = 0.0,
+    rng: np.random.Generator | None = None,
+):
+    """Concatenate graphs into one batch: (z, pos, edge_index, batch, n_graphs, aux)."""
+    offsets = np.cumsum([0] + [len(g.z) for g in graphs[:-1]])
+    z = np.concatenate([g.z for g in graphs])
+    pos = np.vstack([g.pos for g in graphs])
+    if jitter > 0 and rng is not None:
+        pos = pos + rng.normal(scale=jitter, size=pos.shape)
+    edges = np.concatenate([g.edges + o for g, o in zip(graphs, offsets)], axis=1)
+    batch = np.repeat(np.arange(len(graphs)), [len(g.z) for g in graphs])
+    aux = np.stack([g.aux for g in graphs])
+    t = torch.as_tensor
+    return (
+        t(z, device=device),
+        t(pos, dtype=torch.float32, device=device),
+        t(edges, device=device),
+        t(batch, device=device),
+        len(graphs),
+        t(aux, dtype=torch.float32, device=device),
+    )
+
+
+def instance_graphs(instances: pd.DataFrame, cutoff: float) -> list[BlockGraph]:
+    from mof.elements import atomic_numbers
+
+    return [
+        block_graph(atomic_numbers(r.elements), r.local_coords, r.cp_local, cutoff)
+        for r in instances.itertuples()
+    ]
+
+
+def fingerprint_classes(instances: pd.DataFrame) -> pd.Series:
+    """ECFP4 class per distinct block_id (computed once per graph identity)."""
+    from mof.elements import atomic_numbers
+    from mof.identity import ecfp4_class
+
+    first = instances.groupby("block_id", sort=True).head(1)
+    out = {}
+    for r in first.itertuples():
+        bonds = np.reshape(r.bonds, (-1, 2)).tolist()
+        out[r.block_id] = ecfp4_class(atomic_numbers(r.elements), bonds, list(r.cp_atom))
+    return pd.Series(out, name="fingerprint")
+
+
+# ----------------------------------------------------------------------------------------------
+# training
+# ----------------------------------------------------------------------------------------------
+
+
+def _batches(labels: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of one batch: pairs of same-class instances first, then random fill."""
+    classes, inverse = np.unique(labels, return_inverse=True)
+    members = [np.flatnonzero(inverse == c) for c in range(len(classes))]
+    multi = [m for m in members if len(m) >= 2]
+    chosen: list[int] = []
+    if multi:
+        order = rng.permutation(len(multi))[: batch_size // 2]
+        for k in order:
+            chosen.extend(rng.choice(multi[k], size=2, replace=False).tolist())
+    rest = batch_size - len(chosen)
+    if rest > 0:
+        chosen.extend(rng.choice(len(labels), size=min(rest, len(labels)), replace=False).tolist())
+    return np.asarray(chosen[:batch_size])
+
+
+def train_embedding(
+    graphs: list[BlockGraph],
+    labels: np.ndarray,
+    cfg: EmbedConfig,
+    checkpoint: Path | None = None,
+    say=print,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> tuple[EmbeddingModel, pd.DataFrame]:
+    """Train the embedding model; resumes from ``checkpoint`` when it holds the same config.
+
+    Args:
+        graphs, labels: training instances and their fingerprint-class labels (ints).
+        stop_after: stop (after checkpointing) at this step, to emulate an interruption.
+    Returns:
+        (model in eval mode, loss history with step/loss/contrastive/aux columns).
+    """
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    model = EmbeddingModel(cfg.dim, cfg.hidden, cfg.layers, cfg.cutoff).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=max(cfg.steps, 1), pct_start=0.1
+    )
+    history: list[dict] = []
+    start = 0
+    rng = np.random.default_rng(cfg.seed)
+    aux_mean = np.mean([g.aux for g in graphs], axis=0)
+    aux_std = np.std([g.aux for g in graphs], axis=0) + 1e-6
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        if state.get("model_hash") == cfg.model_hash():
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            history = state["history"]
+            start = state["step"]
+            rng.bit_generator.state = state["rng"]
+            torch.set_rng_state(state["torch_rng"])
+            say(f"[embed] resuming from {checkpoint} at step {start}")
+        else:
+            stale = checkpoint.with_suffix(".stale.pt")
+            checkpoint.rename(stale)
+            say(
+                f"[embed] {checkpoint} was trained with another config; moved to {stale}, "
+                "starting from scratch"
+            )
+    model.train()
+    a_mean = torch.tensor(aux_mean, dtype=torch.float32, device=device)
+    a_std = torch.tensor(aux_std, dtype=torch.float32, device=device)
+    lab_t = torch.as_tensor(labels, device=device)
+    bar = tqdm(
+        range(start, cfg.steps),
+        desc="embed: training",
+        unit="step",
+        file=sys.stderr,
+        disable=not progress,
+        mininterval=2.0,
+        initial=start,
+        total=cfg.steps,
+    )
+    for step in bar:
+        idx = _batches(labels, cfg.batch_size, rng)
+        z, pos, ei, batch, n, aux = collate([graphs[i] for i in idx], device, cfg.jitter, rng)
+        b, proj, aux_pred = model(z, pos, ei, batch, n)
+        l_con = supervised_contrastive_loss(proj, lab_t[idx], cfg.temperature)
+        l_aux = torch.mean((aux_pred - (aux - a_mean) / a_std) ** 2)
+        loss = l_con + cfg.aux_weight * l_aux
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        history.append(
+            {
+                "step": step + 1,
+                "loss": loss.item(),
+                "contrastive": l_con.item(),
+                "aux": l_aux.item(),
+            }
+        )
+        done = step + 1
+        if checkpoint is not None and (
+            done % cfg.checkpoint_every == 0 or done == cfg.steps or done == stop_after
+        ):
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            tmp = checkpoint.with_suffix(".tmp")
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "history": history,
+                    "step": done,
+                    "model_hash": cfg.model_hash(),
+                    "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                },
+                tmp,
+            )
+            tmp.replace(checkpoint)
+        if stop_after is not None and done >= stop_after:
+            break
+    model.eval()
+    return model, pd.DataFrame(history, columns=["step", "loss", "contrastive", "aux"])
+
+
+@torch.no_grad()
+def encode(
+    model: EmbeddingModel,
+    graphs: list[BlockGraph],
+    batch_size: int = 512,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """(len(graphs), dim) embeddings b (no jitter)."""
+    device = device or next(model.parameters()).device
+    out = []
+    for s in range(0, len(graphs), batch_size):
+        z, pos, ei, batch, n, _ = collate(graphs[s : s + batch_size], device)
+        out.append(model.encoder(z, pos, ei, batch, n).cpu().numpy())
+    if not out:
+        return np.zeros((0, model.encoder.readout[-1].out_features), dtype=np.float32)
+    return np.concatenate(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# the library and its index
+# ----------------------------------------------------------------------------------------------
+
+
+class NearestBlockIndex:
+    """Exact nearest-neighbour search of embedding vectors among library building blocks."""
+
+    def __init__(self, ids: list[str], vectors: np.ndarray):
+        if len(ids) != len(vectors):
+            raise ValueError("ids and vectors differ in length")
+        self.ids = np.asarray(ids)
+        self.vectors = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+
+    @classmethod
+    def from_table(cls, embeddings: pd.DataFrame, library_only: bool = True) -> NearestBlockIndex:
+        df = embeddings[embeddings["in_library"]] if library_only else embeddings
+        return cls(df["block_id"].tolist(), np.stack(df["vector"].to_numpy()))
+
+    def query(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(Q, d) vectors -> (Q, k) block ids and (Q, k) Euclidean distances, nearest first."""
+        q = torch.as_tensor(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
+        d = torch.cdist(q, self.vectors)
+        k = min(k, len(self.ids))
+        dist, idx = torch.topk(d, k, dim=1, largest=False)
+        return self.ids[idx.numpy()], dist.numpy()
+
+
+def retrieval_accuracy(
+    index: NearestBlockIndex,
+    fingerprint_of: dict[str, str],
+    queries: np.ndarray,
+    query_fps: list[str],
+) -> tuple[float, int]:
+    """Top-1 accuracy of fingerprint class for queries whose class exists in the library."""
+    lib_fps = {fingerprint_of[i] for i in index.ids}
+    keep = [k for k, f in enumerate(query_fps) if f in lib_fps]
+    if not keep:
+        return float("nan"), 0
+    ids, _ = index.query(queries[keep])
+    hits = [fingerprint_of[ids[j, 0]] == query_fps[k] for j, k in enumerate(keep)]
+    return float(np.mean(hits)), len(keep)
+
+
+# ----------------------------------------------------------------------------------------------
+# the stage
+# ----------------------------------------------------------------------------------------------
+
+
+def plot_loss(history: pd.DataFrame, path: str | Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for col in [c for c in history.columns if c != "step"]:
+        ax.plot(history["step"], history[col], label=col, lw=1)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(instances_path: str, outputs: dict, cfg_dict: dict, threads: int = 1, say=print) -> dict:
+    """The embed_building_blocks stage. ``outputs`` maps encoder, embeddings, instances, loss,
+    plot and metrics to paths. Returns the metrics."""
+    from mof.io import read_table, write_table
+
+    t0 = time.perf_counter()
+    torch.set_num_threads(max(1, threads))
+    cfg = EmbedConfig.from_dict(cfg_dict)
+    inst = read_table(instances_path)
+    if inst.empty:
+        raise ValueError(f"{instances_path} has no building blocks: nothing to embed")
+    fps = fingerprint_classes(inst)
+    inst["fingerprint"] = fps.reindex(inst["block_id"]).to_numpy()
+    graphs = instance_graphs(inst, cfg.cutoff)
+    train_mask = (inst["split"] == "train").to_numpy()
+    if not train_mask.any():
+        raise ValueError("no building block from a training-split MOF: nothing to train on")
+    _, labels = np.unique(inst["fingerprint"].to_numpy(), return_inverse=True)
+    train_idx = np.flatnonzero(train_mask)
+    out_dir = Path(outputs["encoder"]).parent
+    model, history = train_embedding(
+        [graphs[i] for i in train_idx],
+        labels[train_idx],
+        cfg,
+        checkpoint=out_dir / "checkpoint.pt",
+        say=say,
+    )
+    vectors = encode(model, graphs)
+    t_train = time.perf_counter() - t0
+
+    inst_emb = pd.DataFrame(
+        {
+            "mof_id": inst["mof_id"],
+            "block_index": inst["block_index"],
+            "block_id": inst["block_id"],
+            "vector": list(vectors.astype(np.float32)),
+        }
+    )
+    g = inst.assign(row=np.arange(len(inst))).groupby("block_id", sort=True)
+    table = pd.DataFrame(
+        {
+            "block_id": list(g.groups.keys()),
+            "kind": g["kind"].first().to_numpy(),
+            "fingerprint": g["fingerprint"].first().to_numpy(),
+            "smiles": g["smiles"].first().to_numpy(),
+            "vector": [vectors[rows].mean(0).astype(np.float32) for rows in g["row"].apply(list)],
+            "count": g.size().to_numpy(),
+            "n_train_instances": g["split"].apply(lambda s: int((s == "train").sum())).to_numpy(),
+        }
+    )
+    table["in_library"] = table["n_train_instances"] > 0
+
+    # held-out retrieval: instances of val/test MOFs against the training library
+    index = NearestBlockIndex.from_table(table)
+    fp_of = dict(zip(table["block_id"], table["fingerprint"]))
+    held = np.flatnonzero(~train_mask)
+    acc, n_eval = retrieval_accuracy(
+        index, fp_of, vectors[held], inst["fingerprint"].iloc[held].tolist()
+    )
+    metrics = {
+        "heldout_top1_fingerprint_accuracy": acc,
+        "heldout_instances_evaluated": n_eval,
+        "heldout_instances_total": int(len(held)),
+        "library_size": int(table["in_library"].sum()),
+        "fingerprint_classes": int(table["fingerprint"].nunique()),
+        "train_instances": int(len(train_idx)),
+        "final_loss": float(history["loss"].tail(20).mean()) if len(history) else float("nan"),
+        "seconds": round(t_train, 1),
+        "device": str(pick_device(cfg.device)),
+    }
+    torch.save(
+        {"model": model.state_dict(), "config": asdict(cfg), "model_hash": cfg.model_hash()},
+        outputs["encoder"],
+    )
+    write_table(table, outputs["embeddings"])
+    write_table(inst_emb, outputs["instances"])
+    history.to_csv(outputs["loss"], index=False)
+    plot_loss(history, outputs["plot"], "building-block embedding")
+    Path(outputs["metrics"]).write_text(json.dumps(metrics, indent=2) + "\n")
+    say(
+        f"[embed_building_blocks] {len(inst)} instances of {len(table)} building blocks in -> "
+        f"{len(table)} embeddings (d={cfg.dim}), library {metrics['library_size']}; held-out "
+        f"top-1 fingerprint accuracy {acc:.3f} on {n_eval} of {len(held)} instances; "
+        f"{cfg.steps} steps in {t_train:.0f} s on {metrics['device']}"
+    )
+    return metrics
+
+
+def load_encoder(path: str | Path, device: str = "cpu") -> tuple[EmbeddingModel, EmbedConfig]:
+    """Load ``encoder.pt``."""
+    state = torch.load(path, map_location=device, weights_only=False)
+    cfg = EmbedConfig.from_dict(state["config"])
+    model = EmbeddingModel(cfg.dim, cfg.hidden, cfg.layers, cfg.cutoff)
+    model.load_state_dict(state["model"])
+    return model.eval(), cfg

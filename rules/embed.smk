@@ -1,0 +1,23 @@
+# Stage 3: contrastive building-block embedding (SE(3)-invariant encoder, ECFP4 positives).
+
+
+rule embed_building_blocks:
+    input:
+        instances=rules.preprocess.output.instances,
+    output:
+        encoder="results/embed/encoder.pt",
+        embeddings="results/embed/embeddings.parquet",
+        instances="results/embed/instance_embeddings.parquet",
+        loss="results/embed/loss.csv",
+        plot="results/embed/loss.png",
+        metrics="results/embed/metrics.json",
+    params:
+        cfg=config["embed"],
+    log:
+        "logs/embed/embed_building_blocks.log",
+    resources:
+        gpu=0,
+    conda:
+        "../envs/mofgen.yaml"
+    script:
+        "../workflow/scripts/embed_building_blocks.py"

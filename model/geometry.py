@@ -92,10 +92,34 @@ def sym(m: torch.Tensor) -> torch.Tensor:
     return 0.5 * (m + m.transpose(-1, -2))
 
 
+class _SPDLog(torch.autograd.Function):
+    """log of an SPD matrix with a backward pass that stays finite for repeated eigenvalues
+    (Daleckii-Krein: divided differences of log, 1/lambda on the diagonal)."""
+
+    @staticmethod
+    def forward(ctx, m):
+        w, v = torch.linalg.eigh(sym(m))
+        w = torch.clamp(w, min=1e-12)
+        ctx.save_for_backward(w, v)
+        return sym(v @ torch.diag_embed(torch.log(w)) @ v.transpose(-1, -2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        w, v = ctx.saved_tensors
+        lw = torch.log(w)
+        dw = w[..., :, None] - w[..., None, :]
+        dl = lw[..., :, None] - lw[..., None, :]
+        close = dw.abs() <= 1e-9 * (w[..., :, None].abs() + w[..., None, :].abs()) + 1e-30
+        mean_w = 0.5 * (w[..., :, None] + w[..., None, :])
+        f = torch.where(close, 1.0 / mean_w, dl / torch.where(close, torch.ones_like(dw), dw))
+        g = v.transpose(-1, -2) @ sym(grad) @ v
+        return v @ (f * g) @ v.transpose(-1, -2)
+
+
 def spd_log(m: torch.Tensor) -> torch.Tensor:
-    """Matrix logarithm of symmetric positive-definite (..., 3, 3) (eigendecomposition)."""
-    w, v = torch.linalg.eigh(sym(m))
-    return sym(v @ torch.diag_embed(torch.log(torch.clamp(w, min=1e-12))) @ v.transpose(-1, -2))
+    """Matrix logarithm of symmetric positive-definite (..., 3, 3), differentiable also where
+    eigenvalues coincide."""
+    return _SPDLog.apply(m)
 
 
 def spd_exp(m: torch.Tensor) -> torch.Tensor:

@@ -72,3 +72,42 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.C
     cmd = [str(exe), "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir), *args]
     env = dict(os.environ)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def fixture_tables(real_crystals):
+    """(structures, mofs, block_instances, building_blocks) tables of the real fixture MOFs."""
+    import pandas as pd
+
+    from mof.decompose import DecomposeParams
+    from mof.preprocess import decompose_all, tables
+
+    rows = []
+    for k, cr in enumerate(real_crystals.values()):
+        rows.append({"id": cr.id, "split": "val" if k == 0 else "train", "formula": cr.formula,
+                     "parse_error": None, "lattice": cr.lattice.reshape(-1).tolist(),
+                     "species": cr.species, "frac_coords": cr.frac.reshape(-1).tolist(),
+                     "occupancy": cr.occupancy.tolist()})
+    structures = pd.DataFrame(rows)
+    decs, _ = decompose_all(structures, DecomposeParams(), processes=1, progress=False)
+    mofs, inst, bb = tables(decs, structures)
+    return structures, mofs, inst, bb
+
+
+@pytest.fixture(scope="session")
+def random_embeddings(fixture_tables):
+    """A stand-in embedding table (random 8-d vectors per building block, seeded)."""
+    import pandas as pd
+
+    _, _, _, bb = fixture_tables
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"block_id": bb["block_id"],
+                         "vector": list(rng.normal(size=(len(bb), 8)).astype(np.float32)),
+                         "in_library": True, "kind": bb["kind"]})
+
+
+@pytest.fixture(scope="session")
+def coarse_mofs(fixture_tables, random_embeddings):
+    from model.data import load_coarse_mofs
+
+    return load_coarse_mofs(fixture_tables[1], random_embeddings)

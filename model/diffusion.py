@@ -1,0 +1,287 @@
+"""Model-agnostic diffusion over coarse MOFs: noise processes, the loss and the sampler.
+
+The denoising network is injected (any module with the :class:`model.iga.IGADenoiser` call
+signature that predicts the clean structure); nothing here knows how it works.
+
+State of a coarse MOF with K blocks (padded to a batch, ``mask`` marks real blocks):
+
+- ``mu`` (B, K, 3): centres, fractional. Forward process: wrapped Gaussian on the torus,
+  ``mu_t = wrap(mu_0 + sigma_mu(t) eps)`` with a geometric schedule from ``mu_sigma_min`` to
+  ``mu_sigma_max`` (fractional units; at 1.0 the wrapped normal is uniform to 1e-8);
+- ``sigma`` (B, K, 3, 3): shapes, SPD. Forward process on the matrix logarithm (log scale):
+  ``l_0 = (logm(Sigma_0) - m I) / s_l``, ``l_t = alpha_t l_0 + sigma_t E`` with E symmetric
+  Gaussian noise whose law is rotation invariant (GOE), so ``Sigma_t = expm(s_l l_t + m I)`` is
+  always SPD and the process commutes with rotations;
+- ``s`` (B, K, d): building-block embeddings, standardised; variance preserving (cosine);
+- ``y`` (B, 6): the lattice as standardised (log a, log b, log c, alpha, beta, gamma); variance
+  preserving (cosine). The network sees the Cartesian lattice built from y.
+
+Lattice and K: the lattice has its own diffusion (y above), denoised jointly with the blocks,
+so the cell is generated consistently with its contents; K is drawn from the empirical
+distribution of K in the training set (a categorical prior, stored with the model). We chose
+this over MOFDiff's VAE latent because it keeps one generative mechanism for everything
+continuous and needs no encoder at sampling time; property-guided generation can be added as
+classifier-free guidance on the same network.
+
+The network predicts the clean structure (x0-prediction) with self-conditioning: during training,
+half of the steps first run the network without gradients and feed its prediction back as input;
+the sampler feeds each step's prediction to the next. Losses: fractional minimum-image error of
+mu weighted by 1 / (sigma_mu(t)^2 + 0.02^2); the squared Frobenius distance of the standardised
+matrix logarithms (Sigma_hat vs Sigma_0, divided by 9) for the shapes; mean squared error for s
+and y. Each structure's loss is the mean over its blocks,
+and the batch loss the mean over structures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.geometry import lattice_from_params, min_image_frac, random_symmetric, spd_exp
+from model.geometry import spd_log, wrap
+
+
+@dataclass
+class CoarseBatch:
+    """A padded batch of coarse MOFs in the model's (normalised) variables."""
+
+    mu: torch.Tensor  # (B, K, 3) fractional in [0, 1)
+    sigma: torch.Tensor  # (B, K, 3, 3) SPD, Cartesian (canonical cell orientation), A^2
+    s: torch.Tensor  # (B, K, d) standardised embeddings
+    y: torch.Tensor  # (B, 6) standardised lattice
+    mask: torch.Tensor  # (B, K) bool
+
+    def to(self, device) -> CoarseBatch:
+        return CoarseBatch(*(getattr(self, f).to(device) for f in ("mu", "sigma", "s", "y", "mask")))
+
+    def __len__(self) -> int:
+        return self.mu.shape[0]
+
+
+@dataclass
+class Stats:
+    """Normalisation statistics and the prior of K, computed on the training set."""
+
+    s_mean: list[float]
+    s_std: list[float]
+    y_mean: list[float]
+    y_std: list[float]
+    logsig_mean: float
+    logsig_std: float
+    k_values: list[int] = field(default_factory=list)
+    k_probs: list[float] = field(default_factory=list)
+
+    def tensors(self, device=None, dtype=torch.float32):
+        t = lambda v: torch.as_tensor(v, dtype=dtype, device=device)  # noqa: E731
+        return t(self.s_mean), t(self.s_std), t(self.y_mean), t(self.y_std)
+
+
+def lattice_to_y_raw(params: np.ndarray) -> np.ndarray:
+    """(..., 6) lengths/angles -> (..., 6) log lengths and angles (before standardisation)."""
+    params = np.asarray(params, dtype=float)
+    return np.concatenate([np.log(params[..., :3]), params[..., 3:]], axis=-1)
+
+
+class CosineVP:
+    """alpha_t = cos(pi t / 2), sigma_t = sin(pi t / 2), t in [0, 1]."""
+
+    def alpha_sigma(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.cos(0.5 * math.pi * t), torch.sin(0.5 * math.pi * t)
+
+
+class GeometricVE:
+    """sigma_t = sigma_min^(1-t) sigma_max^t."""
+
+    def __init__(self, sigma_min: float, sigma_max: float):
+        self.lo, self.hi = math.log(sigma_min), math.log(sigma_max)
+
+    def sigma(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.exp(self.lo + (self.hi - self.lo) * t)
+
+
+def vp_posterior(x_t, x0, a_t, s_t, a_s, s_s, noise):
+    """Sample q(x_s | x_t, x0) for a VP process (s < t); a_*, s_* broadcastable."""
+    a_ts = a_t / a_s
+    var_ts = s_t**2 - a_ts**2 * s_s**2
+    mean = (a_ts * s_s**2 / s_t**2) * x_t + (a_s * var_ts / s_t**2) * x0
+    std = torch.sqrt(torch.clamp(var_ts * s_s**2 / s_t**2, min=0.0))
+    return mean + std * noise
+
+
+class CoarseDiffusion(nn.Module):
+    """Noise processes + loss around an injected denoising network."""
+
+    def __init__(self, network: nn.Module, stats: Stats, mu_sigma_min: float = 0.01,
+                 mu_sigma_max: float = 1.0, loss_weights: dict | None = None):
+        super().__init__()
+        self.network = network
+        self.stats = stats
+        self.vp = CosineVP()
+        self.ve = GeometricVE(mu_sigma_min, mu_sigma_max)
+        self.w = {"mu": 1.0, "sigma": 1.0, "s": 1.0, "lattice": 1.0, **(loss_weights or {})}
+        s_mean, s_std, y_mean, y_std = stats.tensors()
+        self.register_buffer("s_mean", s_mean)
+        self.register_buffer("s_std", s_std)
+        self.register_buffer("y_mean", y_mean)
+        self.register_buffer("y_std", y_std)
+
+    # -- conversions ------------------------------------------------------------------------
+    def lattice(self, y: torch.Tensor) -> torch.Tensor:
+        """(B, 6) standardised lattice -> (B, 3, 3) Cartesian lattice (canonical orientation)."""
+        raw = y * self.y_std + self.y_mean
+        params = torch.cat([torch.exp(raw[:, :3]), torch.clamp(raw[:, 3:], 30.0, 150.0)], -1)
+        return lattice_from_params(params)
+
+    def sigma_to_l(self, sigma: torch.Tensor) -> torch.Tensor:
+        eye = torch.eye(3, dtype=sigma.dtype, device=sigma.device)
+        return (spd_log(sigma) - self.stats.logsig_mean * eye) / self.stats.logsig_std
+
+    def l_to_sigma(self, l: torch.Tensor) -> torch.Tensor:
+        eye = torch.eye(3, dtype=l.dtype, device=l.device)
+        return spd_exp(l * self.stats.logsig_std + self.stats.logsig_mean * eye)
+
+    # -- forward process ---------------------------------------------------------------------
+    @staticmethod
+    def draw(batch: CoarseBatch, seeds: list[int]) -> tuple[torch.Tensor, dict]:
+        """Per-structure times and noise from per-structure seeds (so that any split of a batch
+        over processes draws the same numbers)."""
+        k, d = batch.s.shape[1], batch.s.shape[2]
+        ts, noise = [], {"mu": [], "l": [], "s": [], "y": []}
+        for seed in seeds:
+            g = torch.Generator().manual_seed(int(seed))
+            ts.append(torch.rand((), generator=g) * (1 - 1e-3) + 1e-3)
+            noise["mu"].append(torch.randn(k, 3, generator=g))
+            noise["l"].append(random_symmetric((k,), generator=g) / math.sqrt(2.0))
+            noise["s"].append(torch.randn(k, d, generator=g))
+            noise["y"].append(torch.randn(6, generator=g))
+        dev, dt = batch.mu.device, batch.mu.dtype
+        return torch.stack(ts).to(dev, dt), {k_: torch.stack(v).to(dev, dt) for k_, v in noise.items()}
+
+    def q_sample(self, batch: CoarseBatch, t: torch.Tensor, noise: dict) -> CoarseBatch:
+        a, s = self.vp.alpha_sigma(t)
+        sig_mu = self.ve.sigma(t)
+        mu_t = wrap(batch.mu + sig_mu[:, None, None] * noise["mu"])
+        l_t = a[:, None, None, None] * self.sigma_to_l(batch.sigma) + s[:, None, None, None] * noise["l"]
+        s_t = a[:, None, None] * batch.s + s[:, None, None] * noise["s"]
+        y_t = a[:, None] * batch.y + s[:, None] * noise["y"]
+        m = batch.mask[..., None]
+        return CoarseBatch(
+            torch.where(m, mu_t, batch.mu),
+            torch.where(m[..., None], self.l_to_sigma(l_t), batch.sigma),
+            s_t * m,
+            y_t,
+            batch.mask,
+        )
+
+    def predict(self, noisy: CoarseBatch, t: torch.Tensor, sc: dict | None = None) -> dict:
+        return self.network(noisy.mu, noisy.sigma, noisy.s, self.lattice(noisy.y), t,
+                            noisy.mask, sc)
+
+    # -- loss -------------------------------------------------------------------------------
+    def forward(self, batch: CoarseBatch, t: torch.Tensor, noise: dict, self_cond: bool) -> dict:
+        """Same as :meth:`loss` (so that DistributedDataParallel can wrap the module)."""
+        return self.loss(batch, t, noise, self_cond)
+
+    def loss(self, batch: CoarseBatch, t: torch.Tensor, noise: dict, self_cond: bool) -> dict:
+        """Per-field losses (scalars, mean over structures) and their weighted ``total``."""
+        noisy = self.q_sample(batch, t, noise)
+        sc = None
+        if self_cond:
+            with torch.no_grad():
+                first = self.predict(noisy, t)
+            sc = {"s": first["s"].detach(), "lattice": first["lattice"].detach(),
+                  "mu": first["mu"].detach()}
+        pred = self.predict(noisy, t, sc)
+        mask = batch.mask.to(batch.mu.dtype)
+        n = mask.sum(1).clamp(min=1)
+
+        def per_struct(x):  # (B, K) -> (B,)
+            return (x * mask).sum(1) / n
+
+        sig_mu = self.ve.sigma(t)
+        dmu = min_image_frac(pred["mu"] - batch.mu)
+        l_mu = per_struct((dmu**2).sum(-1)) / (sig_mu**2 + 0.02**2)
+        dl = self.sigma_to_l(pred["sigma"]) - self.sigma_to_l(batch.sigma)
+        l_sig = per_struct((dl**2).sum((-1, -2)) / 9.0)
+        l_s = per_struct(((pred["s"] - batch.s) ** 2).mean(-1))
+        l_lat = ((pred["lattice"] - batch.y) ** 2).mean(-1)
+        out = {"mu": l_mu.mean(), "sigma": l_sig.mean(), "s": l_s.mean(), "lattice": l_lat.mean()}
+        out["total"] = sum(self.w[k] * out[k] for k in ("mu", "sigma", "s", "lattice"))
+        return out
+
+
+class CoarseSampler:
+    """Ancestral sampler (exact Gaussian posteriors given the predicted clean structure) with
+    self-conditioning, for a trained :class:`CoarseDiffusion`."""
+
+    def __init__(self, diffusion: CoarseDiffusion, steps: int = 100, self_cond: bool = True):
+        self.diffusion = diffusion
+        self.steps = steps
+        self.self_cond = self_cond
+
+    def sample_k(self, n: int, generator: torch.Generator) -> list[int]:
+        """Draw n block counts from the training distribution of K."""
+        st = self.diffusion.stats
+        probs = torch.as_tensor(st.k_probs, dtype=torch.float64)
+        idx = torch.multinomial(probs, n, replacement=True, generator=generator)
+        return [int(st.k_values[i]) for i in idx]
+
+    @torch.no_grad()
+    def sample(self, n_blocks: list[int], generator: torch.Generator, device="cpu") -> dict:
+        """Generate len(n_blocks) coarse MOFs.
+
+        Returns a dict of CPU tensors in physical units: ``mu`` (B, K, 3) fractional,
+        ``sigma`` (B, K, 3, 3), ``s`` (B, K, d) embeddings, ``lattice`` (B, 3, 3),
+        ``params`` (B, 6), ``mask`` (B, K).
+        """
+        dif = self.diffusion
+        b, k = len(n_blocks), max(n_blocks)
+        d = dif.s_mean.shape[0]
+        mask = torch.arange(k)[None, :] < torch.as_tensor(n_blocks)[:, None]
+
+        def rn(*shape):
+            return torch.randn(*shape, generator=generator)
+
+        mu = torch.rand(b, k, 3, generator=generator)
+        l = random_symmetric((b, k), generator=generator) / math.sqrt(2.0)
+        s = rn(b, k, d)
+        y = rn(b, 6)
+        mask, mu, l, s, y = (x.to(device) for x in (mask, mu, l, s, y))
+        ts = torch.linspace(1.0, 1e-3, self.steps + 1, device=device)
+        sc = None
+        pred = None
+        for i in range(self.steps):
+            t, t_next = ts[i], ts[i + 1]
+            tb = t.expand(b)
+            noisy = CoarseBatch(mu, dif.l_to_sigma(l), s * mask[..., None], y, mask)
+            pred = dif.predict(noisy, tb, sc if self.self_cond else None)
+            sc = {"s": pred["s"], "lattice": pred["lattice"], "mu": pred["mu"]}
+            if i == self.steps - 1:
+                break
+            a_t, s_t = dif.vp.alpha_sigma(t)
+            a_s, s_s = dif.vp.alpha_sigma(t_next)
+            l0 = dif.sigma_to_l(pred["sigma"])
+            l = vp_posterior(l, l0, a_t, s_t, a_s, s_s,
+                             (random_symmetric((b, k), generator=generator) / math.sqrt(2.0)).to(device))
+            s = vp_posterior(s, pred["s"], a_t, s_t, a_s, s_s, rn(b, k, d).to(device))
+            y = vp_posterior(y, pred["lattice"], a_t, s_t, a_s, s_s, rn(b, 6).to(device))
+            vt, vs = dif.ve.sigma(t) ** 2, dif.ve.sigma(t_next) ** 2
+            ratio = vs / vt
+            mean = pred["mu"] + ratio * min_image_frac(mu - pred["mu"])
+            std = torch.sqrt((vt - vs) * ratio)
+            mu = wrap(mean + std * rn(b, k, 3).to(device))
+        lattice = dif.lattice(pred["lattice"])
+        raw = pred["lattice"] * dif.y_std + dif.y_mean
+        params = torch.cat([torch.exp(raw[:, :3]), torch.clamp(raw[:, 3:], 30.0, 150.0)], -1)
+        return {
+            "mu": wrap(pred["mu"]).cpu(),
+            "sigma": pred["sigma"].cpu(),
+            "s": (pred["s"] * dif.s_std + dif.s_mean).cpu(),
+            "lattice": lattice.cpu(),
+            "params": params.cpu(),
+            "mask": mask.cpu(),
+        }

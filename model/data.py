@@ -51,14 +51,17 @@ def load_coarse_mofs(mofs, embeddings) -> list[CoarseMOF]:
         missing = [b for b in r.block_ids if b not in vec]
         if missing:
             raise KeyError(f"{r.id}: building blocks without an embedding: {missing[:3]}")
-        out.append(CoarseMOF(
-            id=r.id, split=r.split,
-            mu=np.reshape(r.centres_frac, (-1, 3)),
-            sigma=sig,
-            emb=np.stack([np.asarray(vec[b], dtype=np.float32) for b in r.block_ids]),
-            params=lattice_parameters(lat),
-            block_ids=list(r.block_ids),
-        ))
+        out.append(
+            CoarseMOF(
+                id=r.id,
+                split=r.split,
+                mu=np.reshape(r.centres_frac, (-1, 3)),
+                sigma=sig,
+                emb=np.stack([np.asarray(vec[b], dtype=np.float32) for b in r.block_ids]),
+                params=lattice_parameters(lat),
+                block_ids=list(r.block_ids),
+            )
+        )
     return out
 
 
@@ -72,10 +75,14 @@ def compute_stats(mofs: list[CoarseMOF]) -> Stats:
     kc = Counter(m.k for m in mofs)
     ks = sorted(kc)
     return Stats(
-        s_mean=emb.mean(0).tolist(), s_std=(emb.std(0) + 1e-6).tolist(),
-        y_mean=y.mean(0).tolist(), y_std=(y.std(0) + 1e-3).tolist(),
-        logsig_mean=float(logeig.mean()), logsig_std=float(logeig.std() + 1e-6),
-        k_values=ks, k_probs=[kc[k] / len(mofs) for k in ks],
+        s_mean=emb.mean(0).tolist(),
+        s_std=(emb.std(0) + 1e-6).tolist(),
+        y_mean=y.mean(0).tolist(),
+        y_std=(y.std(0) + 1e-3).tolist(),
+        logsig_mean=float(logeig.mean()),
+        logsig_std=float(logeig.std() + 1e-6),
+        k_values=ks,
+        k_probs=[kc[k] / len(mofs) for k in ks],
     )
 
 
@@ -92,7 +99,8 @@ def make_batch(mofs: list[CoarseMOF], stats: Stats, dtype=torch.float32) -> Coar
         sigma[i, : m.k] = m.sigma
         s[i, : m.k] = (m.emb - np.asarray(stats.s_mean)) / np.asarray(stats.s_std)
         mask[i, : m.k] = True
-    y = (lattice_to_y_raw(np.stack([m.params for m in mofs])) - np.asarray(stats.y_mean)) / \
-        np.asarray(stats.y_std)
+    y = (
+        lattice_to_y_raw(np.stack([m.params for m in mofs])) - np.asarray(stats.y_mean)
+    ) / np.asarray(stats.y_std)
     t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
     return CoarseBatch(t(mu), t(sigma), t(s), t(y), torch.as_tensor(mask))

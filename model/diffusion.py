@@ -41,8 +41,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.geometry import lattice_from_params, min_image_frac, random_symmetric, spd_exp
-from model.geometry import spd_log, wrap
+from model.geometry import (
+    lattice_from_params,
+    min_image_frac,
+    random_symmetric,
+    spd_exp,
+    spd_log,
+    wrap,
+)
 
 
 @dataclass
@@ -56,7 +62,9 @@ class CoarseBatch:
     mask: torch.Tensor  # (B, K) bool
 
     def to(self, device) -> CoarseBatch:
-        return CoarseBatch(*(getattr(self, f).to(device) for f in ("mu", "sigma", "s", "y", "mask")))
+        return CoarseBatch(
+            *(getattr(self, f).to(device) for f in ("mu", "sigma", "s", "y", "mask"))
+        )
 
     def __len__(self) -> int:
         return self.mu.shape[0]
@@ -115,8 +123,14 @@ def vp_posterior(x_t, x0, a_t, s_t, a_s, s_s, noise):
 class CoarseDiffusion(nn.Module):
     """Noise processes + loss around an injected denoising network."""
 
-    def __init__(self, network: nn.Module, stats: Stats, mu_sigma_min: float = 0.01,
-                 mu_sigma_max: float = 1.0, loss_weights: dict | None = None):
+    def __init__(
+        self,
+        network: nn.Module,
+        stats: Stats,
+        mu_sigma_min: float = 0.01,
+        mu_sigma_max: float = 1.0,
+        loss_weights: dict | None = None,
+    ):
         super().__init__()
         self.network = network
         self.stats = stats
@@ -140,32 +154,44 @@ class CoarseDiffusion(nn.Module):
         eye = torch.eye(3, dtype=sigma.dtype, device=sigma.device)
         return (spd_log(sigma) - self.stats.logsig_mean * eye) / self.stats.logsig_std
 
-    def l_to_sigma(self, l: torch.Tensor) -> torch.Tensor:
-        eye = torch.eye(3, dtype=l.dtype, device=l.device)
-        return spd_exp(l * self.stats.logsig_std + self.stats.logsig_mean * eye)
+    def l_to_sigma(self, logs: torch.Tensor) -> torch.Tensor:
+        eye = torch.eye(3, dtype=logs.dtype, device=logs.device)
+        return spd_exp(logs * self.stats.logsig_std + self.stats.logsig_mean * eye)
 
     # -- forward process ---------------------------------------------------------------------
     @staticmethod
     def draw(batch: CoarseBatch, seeds: list[int]) -> tuple[torch.Tensor, dict]:
-        """Per-structure times and noise from per-structure seeds (so that any split of a batch
-        over processes draws the same numbers)."""
+        """Per-structure times and noise from per-structure seeds, drawn for the structure's own
+        blocks only (so that neither the split of a batch over processes nor the padding of the
+        batch changes the numbers)."""
         k, d = batch.s.shape[1], batch.s.shape[2]
+        counts = batch.mask.sum(1).tolist()
         ts, noise = [], {"mu": [], "l": [], "s": [], "y": []}
-        for seed in seeds:
+
+        def pad(x: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros(k, *x.shape[1:], dtype=x.dtype)
+            out[: len(x)] = x
+            return out
+
+        for seed, n in zip(seeds, counts):
             g = torch.Generator().manual_seed(int(seed))
             ts.append(torch.rand((), generator=g) * (1 - 1e-3) + 1e-3)
-            noise["mu"].append(torch.randn(k, 3, generator=g))
-            noise["l"].append(random_symmetric((k,), generator=g) / math.sqrt(2.0))
-            noise["s"].append(torch.randn(k, d, generator=g))
             noise["y"].append(torch.randn(6, generator=g))
+            noise["mu"].append(pad(torch.randn(n, 3, generator=g)))
+            noise["l"].append(pad(random_symmetric((n,), generator=g) / math.sqrt(2.0)))
+            noise["s"].append(pad(torch.randn(n, d, generator=g)))
         dev, dt = batch.mu.device, batch.mu.dtype
-        return torch.stack(ts).to(dev, dt), {k_: torch.stack(v).to(dev, dt) for k_, v in noise.items()}
+        noise_t = {k_: torch.stack(v).to(dev, dt) for k_, v in noise.items()}
+        return torch.stack(ts).to(dev, dt), noise_t
 
     def q_sample(self, batch: CoarseBatch, t: torch.Tensor, noise: dict) -> CoarseBatch:
         a, s = self.vp.alpha_sigma(t)
         sig_mu = self.ve.sigma(t)
         mu_t = wrap(batch.mu + sig_mu[:, None, None] * noise["mu"])
-        l_t = a[:, None, None, None] * self.sigma_to_l(batch.sigma) + s[:, None, None, None] * noise["l"]
+        l_t = (
+            a[:, None, None, None] * self.sigma_to_l(batch.sigma)
+            + s[:, None, None, None] * noise["l"]
+        )
         s_t = a[:, None, None] * batch.s + s[:, None, None] * noise["s"]
         y_t = a[:, None] * batch.y + s[:, None] * noise["y"]
         m = batch.mask[..., None]
@@ -178,8 +204,9 @@ class CoarseDiffusion(nn.Module):
         )
 
     def predict(self, noisy: CoarseBatch, t: torch.Tensor, sc: dict | None = None) -> dict:
-        return self.network(noisy.mu, noisy.sigma, noisy.s, self.lattice(noisy.y), t,
-                            noisy.mask, sc)
+        return self.network(
+            noisy.mu, noisy.sigma, noisy.s, self.lattice(noisy.y), t, noisy.mask, sc
+        )
 
     # -- loss -------------------------------------------------------------------------------
     def forward(self, batch: CoarseBatch, t: torch.Tensor, noise: dict, self_cond: bool) -> dict:
@@ -193,8 +220,11 @@ class CoarseDiffusion(nn.Module):
         if self_cond:
             with torch.no_grad():
                 first = self.predict(noisy, t)
-            sc = {"s": first["s"].detach(), "lattice": first["lattice"].detach(),
-                  "mu": first["mu"].detach()}
+            sc = {
+                "s": first["s"].detach(),
+                "lattice": first["lattice"].detach(),
+                "mu": first["mu"].detach(),
+            }
         pred = self.predict(noisy, t, sc)
         mask = batch.mask.to(batch.mu.dtype)
         n = mask.sum(1).clamp(min=1)
@@ -247,17 +277,17 @@ class CoarseSampler:
             return torch.randn(*shape, generator=generator)
 
         mu = torch.rand(b, k, 3, generator=generator)
-        l = random_symmetric((b, k), generator=generator) / math.sqrt(2.0)
+        lg = random_symmetric((b, k), generator=generator) / math.sqrt(2.0)
         s = rn(b, k, d)
         y = rn(b, 6)
-        mask, mu, l, s, y = (x.to(device) for x in (mask, mu, l, s, y))
+        mask, mu, lg, s, y = (x.to(device) for x in (mask, mu, lg, s, y))
         ts = torch.linspace(1.0, 1e-3, self.steps + 1, device=device)
         sc = None
         pred = None
         for i in range(self.steps):
             t, t_next = ts[i], ts[i + 1]
             tb = t.expand(b)
-            noisy = CoarseBatch(mu, dif.l_to_sigma(l), s * mask[..., None], y, mask)
+            noisy = CoarseBatch(mu, dif.l_to_sigma(lg), s * mask[..., None], y, mask)
             pred = dif.predict(noisy, tb, sc if self.self_cond else None)
             sc = {"s": pred["s"], "lattice": pred["lattice"], "mu": pred["mu"]}
             if i == self.steps - 1:
@@ -265,8 +295,15 @@ class CoarseSampler:
             a_t, s_t = dif.vp.alpha_sigma(t)
             a_s, s_s = dif.vp.alpha_sigma(t_next)
             l0 = dif.sigma_to_l(pred["sigma"])
-            l = vp_posterior(l, l0, a_t, s_t, a_s, s_s,
-                             (random_symmetric((b, k), generator=generator) / math.sqrt(2.0)).to(device))
+            lg = vp_posterior(
+                lg,
+                l0,
+                a_t,
+                s_t,
+                a_s,
+                s_s,
+                (random_symmetric((b, k), generator=generator) / math.sqrt(2.0)).to(device),
+            )
             s = vp_posterior(s, pred["s"], a_t, s_t, a_s, s_s, rn(b, k, d).to(device))
             y = vp_posterior(y, pred["lattice"], a_t, s_t, a_s, s_s, rn(b, 6).to(device))
             vt, vs = dif.ve.sigma(t) ** 2, dif.ve.sigma(t_next) ** 2

@@ -11,7 +11,8 @@ log-sum-exp equals the minimum-image term when the Gaussians are small compared 
 and adds the other images when they are not). Updates:
 
 - s (invariant): attention-weighted values plus radial edge features, then a feed-forward block;
-- mu (equivariant): mu_i += sum_h sum_j w^h_ij a^h_i b^h_j dbar_ij, where dbar_ij is the
+- mu (equivariant): mu_i += sum_h sum_j w^h_ij (a^h_i + b^h_j + c^h(|dbar_ij|)) dbar_ij, where
+  dbar_ij is the
   image-weighted displacement (the images' softmax weights from the overlap) in Cartesian terms,
   converted back to fractional coordinates: rotating the whole cell leaves it unchanged;
 - Sigma (equivariant, SPD): Sigma_i <- exp(c_i) Sigma_i + sum_h sum_j w^h_ij softplus(e^h_ij)
@@ -94,10 +95,11 @@ class IGALayer(nn.Module):
         self.norm2 = AdaLN(dim, cond)
         self.ffn = nn.Sequential(nn.Linear(dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, dim))
         self.mu_gate = nn.Linear(dim, 2 * heads)
+        self.mu_edge = nn.Sequential(nn.Linear(n_rbf, dim), nn.SiLU(), nn.Linear(dim, heads))
         self.sigma_gate = nn.Linear(dim, 2 * heads)
         self.sigma_scale = nn.Linear(dim, 1)
-        for lin in (self.mu_gate, self.sigma_gate, self.sigma_scale):
-            nn.init.normal_(lin.weight, std=1e-3)
+        for lin in (self.mu_gate, self.mu_edge[-1], self.sigma_gate, self.sigma_scale):
+            nn.init.normal_(lin.weight, std=1e-2)
             nn.init.zeros_(lin.bias)
 
     def forward(self, s, mu, sigma, lattice, mask, c):
@@ -119,7 +121,8 @@ class IGALayer(nn.Module):
 
         # equivariant updates from invariant gates
         ga, gb = self.mu_gate(s).chunk(2, dim=-1)  # (B, K, H) each
-        coef = torch.einsum("bijh,bih,bjh->bij", w, ga, gb)
+        gate_mu = ga[:, :, None, :] + gb[:, None, :, :] + self.mu_edge(e)  # (B, K, K, H)
+        coef = (w * gate_mu).sum(-1)
         dx = torch.einsum("bij,bijx->bix", coef, dbar)  # Cartesian
         mu = wrap(mu + cart_to_frac(dx, lattice) * mask[..., None])
         ea, eb = self.sigma_gate(s).chunk(2, dim=-1)
@@ -151,8 +154,15 @@ class IGADenoiser(nn.Module):
     (``s`` (B, K, d), ``lattice`` (B, 6), ``mu`` (B, K, 3)) for self-conditioning.
     """
 
-    def __init__(self, emb_dim: int = 32, dim: int = 64, layers: int = 3, heads: int = 4,
-                 lattice_mean=None, lattice_std=None):
+    def __init__(
+        self,
+        emb_dim: int = 32,
+        dim: int = 64,
+        layers: int = 3,
+        heads: int = 4,
+        lattice_mean=None,
+        lattice_std=None,
+    ):
         super().__init__()
         self.emb_dim = emb_dim
         cond = dim
@@ -163,12 +173,20 @@ class IGADenoiser(nn.Module):
         self.s_out = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, emb_dim))
         self.lat_out = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, 6))
         # normalisation of the lattice features the network sees (set from training data)
-        self.register_buffer("lat_mean", torch.as_tensor(
-            lattice_mean if lattice_mean is not None else [2.5] * 3 + [90.0] * 3,
-            dtype=torch.float32))
-        self.register_buffer("lat_std", torch.as_tensor(
-            lattice_std if lattice_std is not None else [0.5] * 3 + [15.0] * 3,
-            dtype=torch.float32))
+        self.register_buffer(
+            "lat_mean",
+            torch.as_tensor(
+                lattice_mean if lattice_mean is not None else [2.5] * 3 + [90.0] * 3,
+                dtype=torch.float32,
+            ),
+        )
+        self.register_buffer(
+            "lat_std",
+            torch.as_tensor(
+                lattice_std if lattice_std is not None else [0.5] * 3 + [15.0] * 3,
+                dtype=torch.float32,
+            ),
+        )
 
     def lattice_features(self, lattice: torch.Tensor) -> torch.Tensor:
         """(B, 3, 3) -> (B, 6) invariant, normalised: log lengths and angles."""

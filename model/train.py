@@ -71,8 +71,14 @@ def build_diffusion(cfg: TrainConfig, stats: Stats, emb_dim: int) -> CoarseDiffu
     """The IGA denoiser injected into the model-agnostic diffusion."""
     lat_mean = stats.y_mean
     lat_std = stats.y_std
-    net = IGADenoiser(emb_dim=emb_dim, dim=cfg.dim, layers=cfg.layers, heads=cfg.heads,
-                      lattice_mean=lat_mean, lattice_std=lat_std)
+    net = IGADenoiser(
+        emb_dim=emb_dim,
+        dim=cfg.dim,
+        layers=cfg.layers,
+        heads=cfg.heads,
+        lattice_mean=lat_mean,
+        lattice_std=lat_std,
+    )
     return CoarseDiffusion(net, stats, cfg.mu_sigma_min, cfg.mu_sigma_max)
 
 
@@ -99,8 +105,14 @@ def global_batch(n_train: int, cfg: TrainConfig, step: int) -> tuple[np.ndarray,
     return idx, seeds, self_cond
 
 
-def validation_loss(model: CoarseDiffusion, mofs: list[CoarseMOF], stats: Stats, device,
-                    batch_size: int = 16, repeats: int = 4) -> dict:
+def validation_loss(
+    model: CoarseDiffusion,
+    mofs: list[CoarseMOF],
+    stats: Stats,
+    device,
+    batch_size: int = 16,
+    repeats: int = 4,
+) -> dict:
     """Mean denoising loss on ``mofs`` over fixed times and noise (self-conditioning on)."""
     if not mofs:
         return {}
@@ -165,8 +177,10 @@ def train(
             if rank == 0:
                 stale = checkpoint.with_suffix(".stale.pt")
                 checkpoint.rename(stale)
-                say(f"[train] {checkpoint} was made with another config; moved to {stale}, "
-                    "training from scratch")
+                say(
+                    f"[train] {checkpoint} was made with another config; moved to {stale}, "
+                    "training from scratch"
+                )
     wrapped = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -178,8 +192,16 @@ def train(
     t_steps = 0.0
     from tqdm import tqdm
 
-    bar = tqdm(range(start, cfg.steps), desc="train: diffusion", unit="step", file=sys.stderr,
-               disable=not progress or rank != 0, mininterval=2.0, initial=start, total=cfg.steps)
+    bar = tqdm(
+        range(start, cfg.steps),
+        desc="train: diffusion",
+        unit="step",
+        file=sys.stderr,
+        disable=not progress or rank != 0,
+        mininterval=2.0,
+        initial=start,
+        total=cfg.steps,
+    )
     for step in bar:
         t0 = time.perf_counter()
         idx, seeds, self_cond = global_batch(len(train_mofs), cfg, step)
@@ -203,18 +225,39 @@ def train(
             vals /= world
         t_steps += time.perf_counter() - t0
         v = vals.cpu().tolist()
-        history.append({"step": step + 1, "loss": v[0], "mu": v[1], "sigma": v[2], "s": v[3],
-                        "lattice": v[4], "self_cond": self_cond, "lr": lr_at(step, cfg)})
+        history.append(
+            {
+                "step": step + 1,
+                "loss": v[0],
+                "mu": v[1],
+                "sigma": v[2],
+                "s": v[3],
+                "lattice": v[4],
+                "self_cond": self_cond,
+                "lr": lr_at(step, cfg),
+            }
+        )
         done = step + 1
-        if checkpoint is not None and rank == 0 and (
-            done % cfg.checkpoint_every == 0 or done == cfg.steps or done == stop_after
+        if (
+            checkpoint is not None
+            and rank == 0
+            and (done % cfg.checkpoint_every == 0 or done == cfg.steps or done == stop_after)
         ):
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             tmp = checkpoint.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "ema": ema.state_dict(),
-                        "opt": opt.state_dict(), "history": history, "step": done,
-                        "model_hash": cfg.model_hash(), "stats": asdict(stats),
-                        "config": asdict(cfg)}, tmp)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "ema": ema.state_dict(),
+                    "opt": opt.state_dict(),
+                    "history": history,
+                    "step": done,
+                    "model_hash": cfg.model_hash(),
+                    "stats": asdict(stats),
+                    "config": asdict(cfg),
+                },
+                tmp,
+            )
             tmp.replace(checkpoint)
         if stop_after is not None and done >= stop_after:
             break
@@ -224,11 +267,26 @@ def train(
     return model, ema, pd.DataFrame(history), t_steps
 
 
-def save_model(path: str | Path, ema: CoarseDiffusion, cfg: TrainConfig, stats: Stats,
-               emb_dim: int, embeddings_hash: str) -> None:
-    torch.save({"model": ema.state_dict(), "config": asdict(cfg), "stats": asdict(stats),
-                "emb_dim": emb_dim, "model_hash": cfg.model_hash(),
-                "embeddings_hash": embeddings_hash, "kind": "mofgen-coarse-diffusion"}, path)
+def save_model(
+    path: str | Path,
+    ema: CoarseDiffusion,
+    cfg: TrainConfig,
+    stats: Stats,
+    emb_dim: int,
+    embeddings_hash: str,
+) -> None:
+    torch.save(
+        {
+            "model": ema.state_dict(),
+            "config": asdict(cfg),
+            "stats": asdict(stats),
+            "emb_dim": emb_dim,
+            "model_hash": cfg.model_hash(),
+            "embeddings_hash": embeddings_hash,
+            "kind": "mofgen-coarse-diffusion",
+        },
+        path,
+    )
 
 
 def load_model(path: str | Path, device="cpu") -> tuple[CoarseDiffusion, TrainConfig, dict]:
@@ -326,8 +384,9 @@ def main(argv: list[str] | None = None) -> None:
     val_mofs = [m for m in coarse if m.split == "val"]
     stats = compute_stats(train_mofs)
     ckpt = Path(args.model).parent / "checkpoint.pt"
-    model, ema, history, t_steps = train(train_mofs, stats, cfg, checkpoint=ckpt, say=say,
-                                         stop_after=args.stop_after, device=device)
+    model, ema, history, t_steps = train(
+        train_mofs, stats, cfg, checkpoint=ckpt, say=say, stop_after=args.stop_after, device=device
+    )
     if args.dump_rank_params:
         torch.save(model.state_dict(), f"{args.dump_rank_params}.rank{rank}.pt")
     if rank == 0 and (args.stop_after is None or args.stop_after >= cfg.steps):
@@ -336,22 +395,28 @@ def main(argv: list[str] | None = None) -> None:
         metrics = {
             "val_loss": val,
             "final_train_loss": float(history["loss"].tail(50).mean()),
-            "train_mofs": len(train_mofs), "val_mofs": len(val_mofs),
-            "steps": cfg.steps, "processes": world, "device": str(device),
+            "train_mofs": len(train_mofs),
+            "val_mofs": len(val_mofs),
+            "steps": cfg.steps,
+            "processes": world,
+            "device": str(device),
             "mofs_per_second": cfg.batch_size * n_steps_run / t_steps if t_steps else None,
             "seconds_in_steps": round(t_steps, 1),
         }
-        save_model(args.model, ema, cfg, stats, train_mofs[0].emb.shape[1],
-                   embeddings_fingerprint(emb))
+        save_model(
+            args.model, ema, cfg, stats, train_mofs[0].emb.shape[1], embeddings_fingerprint(emb)
+        )
         history.to_csv(args.loss, index=False)
         plot_history(history, args.plot)
         Path(args.metrics).write_text(json.dumps(metrics, indent=2) + "\n")
         vl = val.get("total", float("nan"))
-        say(f"[train_diffusion] {len(coarse)} coarse MOFs in ({len(train_mofs)} train, "
+        say(
+            f"[train_diffusion] {len(coarse)} coarse MOFs in ({len(train_mofs)} train, "
             f"{len(val_mofs)} val) -> denoiser.pt; {cfg.steps} steps on {world} x {device}, "
             f"{metrics['mofs_per_second']:.1f} MOFs/s; validation loss {vl:.3f} "
             f"(mu {val.get('mu', float('nan')):.3f}, sigma {val.get('sigma', float('nan')):.3f}, "
-            f"s {val.get('s', float('nan')):.3f}, lattice {val.get('lattice', float('nan')):.3f})")
+            f"s {val.get('s', float('nan')):.3f}, lattice {val.get('lattice', float('nan')):.3f})"
+        )
     if world > 1:
         dist.destroy_process_group()
     if log:

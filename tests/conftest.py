@@ -84,10 +84,18 @@ def fixture_tables(real_crystals):
 
     rows = []
     for k, cr in enumerate(real_crystals.values()):
-        rows.append({"id": cr.id, "split": "val" if k == 0 else "train", "formula": cr.formula,
-                     "parse_error": None, "lattice": cr.lattice.reshape(-1).tolist(),
-                     "species": cr.species, "frac_coords": cr.frac.reshape(-1).tolist(),
-                     "occupancy": cr.occupancy.tolist()})
+        rows.append(
+            {
+                "id": cr.id,
+                "split": "val" if k == 0 else "train",
+                "formula": cr.formula,
+                "parse_error": None,
+                "lattice": cr.lattice.reshape(-1).tolist(),
+                "species": cr.species,
+                "frac_coords": cr.frac.reshape(-1).tolist(),
+                "occupancy": cr.occupancy.tolist(),
+            }
+        )
     structures = pd.DataFrame(rows)
     decs, _ = decompose_all(structures, DecomposeParams(), processes=1, progress=False)
     mofs, inst, bb = tables(decs, structures)
@@ -101,9 +109,14 @@ def random_embeddings(fixture_tables):
 
     _, _, _, bb = fixture_tables
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"block_id": bb["block_id"],
-                         "vector": list(rng.normal(size=(len(bb), 8)).astype(np.float32)),
-                         "in_library": True, "kind": bb["kind"]})
+    return pd.DataFrame(
+        {
+            "block_id": bb["block_id"],
+            "vector": list(rng.normal(size=(len(bb), 8)).astype(np.float32)),
+            "in_library": True,
+            "kind": bb["kind"],
+        }
+    )
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,10 @@ def _rotation(gen, dtype):
 
 def _structure(dtype, b=2, k=6, d=8, seed=0):
     g = torch.Generator().manual_seed(seed)
-    params = torch.tensor([[9.0, 11.0, 10.0, 80.0, 100.0, 110.0],
-                           [12.0, 12.5, 8.5, 90.0, 95.0, 70.0]], dtype=torch.float64)[:b]
+    params = torch.tensor(
+        [[9.0, 11.0, 10.0, 80.0, 100.0, 110.0], [12.0, 12.5, 8.5, 90.0, 95.0, 70.0]],
+        dtype=torch.float64,
+    )[:b]
     lattice = lattice_from_params(params).to(dtype)
     mu = torch.rand(b, k, 3, generator=g, dtype=torch.float64).to(dtype)
     a = torch.randn(b, k, 3, 3, generator=g, dtype=torch.float64)
@@ -60,8 +62,9 @@ def test_rotation_invariance(dtype):
         rot = net(mu, q @ sigma @ q.T, s, lat @ q.T, t, mask)
     tol = TOL[dtype]
     _frac_close(rot["mu"], ref["mu"], mask, tol)
-    torch.testing.assert_close(rot["sigma"][mask], (q @ ref["sigma"] @ q.T)[mask], atol=tol,
-                               rtol=tol)
+    torch.testing.assert_close(
+        rot["sigma"][mask], (q @ ref["sigma"] @ q.T)[mask], atol=tol, rtol=tol
+    )
     torch.testing.assert_close(rot["s"][mask], ref["s"][mask], atol=tol, rtol=tol)
     torch.testing.assert_close(rot["lattice"], ref["lattice"], atol=tol, rtol=tol)
     # the update is not trivial: outputs moved away from the inputs
@@ -100,9 +103,14 @@ def test_permutation_equivariance_and_padding(dtype):
         p = net(mu[:1, perm], sigma[:1, perm], s[:1, perm], lat[:1], t[:1], mask[:1])
         # extra padded blocks change nothing for the real ones
         pad = lambda x, v: torch.cat([x, v.expand(1, 2, *x.shape[2:])], 1)  # noqa: E731
-        padded = net(pad(mu[:1], torch.zeros(3, dtype=dtype)),
-                     pad(sigma[:1], torch.eye(3, dtype=dtype)), pad(s[:1], s[0, :1] * 0 + 5),
-                     lat[:1], t[:1], torch.cat([mask[:1], torch.zeros(1, 2, dtype=torch.bool)], 1))
+        padded = net(
+            pad(mu[:1], torch.zeros(3, dtype=dtype)),
+            pad(sigma[:1], torch.eye(3, dtype=dtype)),
+            pad(s[:1], s[0, :1] * 0 + 5),
+            lat[:1],
+            t[:1],
+            torch.cat([mask[:1], torch.zeros(1, 2, dtype=torch.bool)], 1),
+        )
     _frac_close(p["mu"], ref["mu"][:, perm], mask[:1], tol)
     torch.testing.assert_close(p["sigma"], ref["sigma"][:, perm], atol=tol, rtol=tol)
     torch.testing.assert_close(p["s"], ref["s"][:, perm], atol=tol, rtol=tol)

@@ -1,0 +1,144 @@
+"""Training: overfitting a handful of coarse MOFs, DDP with gloo, resumption, checkpoints."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.data import compute_stats, make_batch
+from model.diffusion import CoarseDiffusion
+from model.train import TrainConfig, build_diffusion, load_model, train
+from tests.conftest import REPO
+
+
+def _loss_at(model, mofs, stats, t_value):
+    batch = make_batch(mofs, stats)
+    t, noise = CoarseDiffusion.draw(batch, [1000 + i for i in range(len(mofs))])
+    with torch.no_grad():
+        out = model.loss(batch, torch.full_like(t, t_value), noise, self_cond=True)
+    return {k: float(v) for k, v in out.items()}
+
+
+def test_overfits_a_handful_of_coarse_mofs(coarse_mofs):
+    mofs = coarse_mofs[:4]
+    stats = compute_stats(mofs)
+    cfg = TrainConfig(dim=32, layers=2, heads=4, steps=300, batch_size=4, lr=3e-3, warmup=10)
+    torch.set_num_threads(2)
+    torch.manual_seed(cfg.seed)
+    before = _loss_at(build_diffusion(cfg, stats, 8), mofs, stats, 0.1)
+    model, ema, history, _ = train(mofs, stats, cfg, progress=False)
+    after = _loss_at(model, mofs, stats, 0.1)
+    assert after["total"] < before["total"] / 3
+    assert after["s"] < before["s"] / 10 and after["lattice"] < before["lattice"] / 10
+    assert after["mu"] < before["mu"]
+    assert history["loss"].tail(30).mean() < history["loss"].head(30).mean()
+
+
+def test_resume_gives_the_same_model(coarse_mofs, tmp_path):
+    mofs = coarse_mofs[:4]
+    stats = compute_stats(mofs)
+    cfg = TrainConfig(dim=16, layers=1, heads=2, steps=6, batch_size=2, checkpoint_every=2)
+    full, _, h_full, _ = train(mofs, stats, cfg, checkpoint=tmp_path / "a.pt", progress=False)
+    train(mofs, stats, cfg, checkpoint=tmp_path / "b.pt", stop_after=3, progress=False)
+    msgs = []
+    res, _, h_res, _ = train(
+        mofs, stats, cfg, checkpoint=tmp_path / "b.pt", say=msgs.append, progress=False
+    )
+    assert any("resuming" in m and "step 3" in m for m in msgs)
+    assert len(h_res) == 6
+    for p, q in zip(full.parameters(), res.parameters()):
+        torch.testing.assert_close(p, q)
+
+
+def _run_training(tmp_path: Path, tables, nproc: int, cfg: dict, tag: str):
+    mofs_path, emb_path = tables
+    out = tmp_path / tag
+    out.mkdir()
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "model.train",
+        "--mofs",
+        str(mofs_path),
+        "--embeddings",
+        str(emb_path),
+        "--config-json",
+        json.dumps(cfg),
+        "--model",
+        str(out / "denoiser.pt"),
+        "--loss",
+        str(out / "loss.csv"),
+        "--plot",
+        str(out / "loss.png"),
+        "--metrics",
+        str(out / "metrics.json"),
+        "--threads",
+        "2",
+        "--dump-rank-params",
+        str(out / "params"),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def table_files(tmp_path_factory, fixture_tables, random_embeddings):
+    from mof.io import write_table
+
+    d = tmp_path_factory.mktemp("tables")
+    write_table(fixture_tables[1], d / "mofs.parquet")
+    write_table(random_embeddings, d / "emb.parquet")
+    return d / "mofs.parquet", d / "emb.parquet"
+
+
+@pytest.mark.slow
+def test_ddp_two_gloo_processes_match_one_process(tmp_path, table_files):
+    import pandas as pd
+
+    cfg = {
+        "dim": 16,
+        "layers": 1,
+        "heads": 2,
+        "steps": 4,
+        "batch_size": 4,
+        "warmup": 1,
+        "checkpoint_every": 100,
+        "device": "cpu",
+    }
+    one = _run_training(tmp_path, table_files, 1, cfg, "one")
+    two = _run_training(tmp_path, table_files, 2, cfg, "two")
+    r0 = torch.load(two / "params.rank0.pt")
+    r1 = torch.load(two / "params.rank1.pt")
+    single = torch.load(one / "params.rank0.pt")
+    diffs = []
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), f"ranks differ in {k}"
+        diffs.append((r0[k] - single[k]).abs().flatten())
+    diffs = torch.cat(diffs)
+    # Adam turns float-rounding noise in near-zero gradients into steps of up to lr, so a few
+    # parameters may differ by O(lr); the bulk must agree to float precision.
+    assert diffs.median() < 1e-6 and diffs.max() <= 4 * 5e-4 + 1e-6
+    l1 = pd.read_csv(one / "loss.csv")["loss"].to_numpy()
+    l2 = pd.read_csv(two / "loss.csv")["loss"].to_numpy()
+    assert len(l1) == len(l2) == 4
+    assert abs(l1 - l2).max() < 1e-4 * max(1.0, abs(l1).max())
+    metrics = json.loads((two / "metrics.json").read_text())
+    assert metrics["processes"] == 2 and metrics["val_loss"]["total"] > 0
+    model, tcfg, state = load_model(two / "denoiser.pt")
+    assert tcfg.dim == 16 and state["emb_dim"] == 8
+
+
+def test_load_model_rejects_foreign_files(tmp_path):
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a coarse-diffusion checkpoint"):
+        load_model(tmp_path / "other.pt")

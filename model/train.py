@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--loss", required=True)
     ap.add_argument("--plot", required=True)
     ap.add_argument("--metrics", required=True)
-    ap.add_argument("--log", default=None, help="progress and details go here")
+    ap.add_argument("--log-file", default=None, help="progress and details go here")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads over all processes")
     ap.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--dump-rank-params", default=None, help=argparse.SUPPRESS)
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.threads:
             torch.set_num_threads(max(1, args.threads // world))
 
-    log = open(args.log, "a") if (args.log and rank == 0) else None
+    log = open(args.log_file, "a") if (args.log_file and rank == 0) else None
     terminal = sys.stderr
 
     def say(msg: str) -> None:

@@ -324,8 +324,13 @@ def read_cif(path: str | Path) -> Crystal:
     return parse_cif(text, path.stem)
 
 
-def write_cif(path: str | Path, crystal: Crystal) -> None:
-    """Write a P1 CIF of ``crystal`` (lattice parameters + fractional coordinates)."""
+def write_cif(path: str | Path, crystal: Crystal, bonds: np.ndarray | None = None) -> None:
+    """Write a P1 CIF of ``crystal`` (lattice parameters + fractional coordinates).
+
+    ``bonds`` (B, 2) atom index pairs are written as a ``_geom_bond`` loop (labels and the
+    minimum-image distance), which CIF readers that know bonds (Mercury, VESTA, RASPA,
+    lammps-interface) use and others ignore.
+    """
     a, b, c, al, be, ga = lattice_parameters(crystal.lattice)
     lines = [
         f"data_{crystal.id}",
@@ -348,8 +353,19 @@ def write_cif(path: str | Path, crystal: Crystal) -> None:
         "  _atom_site_fract_z",
         "  _atom_site_occupancy",
     ]
-    for i, (s, f, o) in enumerate(zip(crystal.species, crystal.frac, crystal.occupancy)):
-        lines.append(f"  {s}{i + 1} {s} {f[0]:.8f} {f[1]:.8f} {f[2]:.8f} {o:.4f}")
+    labels = [f"{s}{i + 1}" for i, s in enumerate(crystal.species)]
+    for lab, s, f, o in zip(labels, crystal.species, crystal.frac, crystal.occupancy):
+        lines.append(f"  {lab} {s} {f[0]:.8f} {f[1]:.8f} {f[2]:.8f} {o:.4f}")
+    if bonds is not None and len(bonds):
+        from mof.periodic import minimum_image
+
+        b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+        _, cart = minimum_image(crystal.frac[b[:, 1]] - crystal.frac[b[:, 0]], crystal.lattice)
+        dist = np.linalg.norm(cart, axis=1)
+        lines += ["loop_", "  _geom_bond_atom_site_label_1", "  _geom_bond_atom_site_label_2",
+                  "  _geom_bond_distance"]
+        for (i, j), d in zip(b, dist):
+            lines.append(f"  {labels[i]} {labels[j]} {d:.4f}")
     Path(path).write_text("\n".join(lines) + "\n")
 
 

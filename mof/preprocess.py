@@ -50,7 +50,7 @@ n_connections       connection points
 count               instances over all decomposed MOFs
 n_mofs, n_mofs_train  MOFs containing it (all / train split)
 example_mof         the MOF the representative instance comes from
-local_coords, cp_local, bonds  geometry of the representative instance (as above)
+local_coords, cp_local, cp_atom, bonds  geometry of the representative instance (as above)
 radius_of_gyration  sqrt(trace(Sigma)) of the representative, Angstrom
 ==================  =========================================================================
 
@@ -230,6 +230,7 @@ def tables(
     bb["example_mof"] = first["mof_id"].to_numpy()
     bb["local_coords"] = first["local_coords"].to_numpy()
     bb["cp_local"] = first["cp_local"].to_numpy()
+    bb["cp_atom"] = first["cp_atom"].to_numpy()
     bb["bonds"] = first["bonds"].to_numpy()
     bb["radius_of_gyration"] = [
         float(np.sqrt(np.trace(np.reshape(s, (3, 3))))) for s in first["sigma"]

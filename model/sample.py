@@ -1,0 +1,115 @@
+"""The sample_coarse stage: draw coarse MOFs from the trained diffusion model and decode each
+sampled embedding to the nearest building block of the library.
+
+``results/sample/{run}/coarse.parquet``, one row per sample:
+
+==================  ==========================================================================
+sample_id           ``{run}-{index:05d}``
+n_blocks            K (drawn from the training distribution of K)
+lattice             9 floats, (3, 3) row-vector lattice (canonical orientation), Angstrom
+lattice_params      a, b, c (A), alpha, beta, gamma (degrees)
+centres_frac        3 K floats, Gaussian centres, fractional
+sigmas              9 K floats, (K, 3, 3) Gaussian shapes, Angstrom^2
+embeddings          K d floats, (K, d) sampled building-block embeddings
+block_ids           K nearest library building blocks (exact search, Euclidean)
+block_kinds         K node / linker
+decode_distance     K distances to those nearest library vectors
+n_cp_node           connection points on the decoded nodes
+n_cp_linker         connection points on the decoded linkers
+compatible          the two counts are equal (every node point can meet a linker point)
+note                why not, when not compatible
+==================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from model.diffusion import CoarseSampler
+from model.embed import NearestBlockIndex
+from model.train import embeddings_fingerprint, load_model
+
+
+def sample_coarse(
+    model_path: str, embeddings: pd.DataFrame, building_blocks: pd.DataFrame, n: int,
+    batch_size: int, seed: int, steps: int, run: str = "run", device: str = "auto",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns)."""
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    model, _, state = load_model(model_path, device=dev)
+    fp = embeddings_fingerprint(embeddings)
+    if state.get("embeddings_hash") != fp:
+        raise ValueError(
+            f"{model_path} was trained on another embedding table than the one given "
+            f"({state.get('embeddings_hash')} != {fp}); retrain it "
+            "(snakemake --forcerun train_diffusion) or point the sampler at the right table"
+        )
+    index = NearestBlockIndex.from_table(embeddings)
+    kind_of = dict(zip(embeddings["block_id"], embeddings["kind"]))
+    ncp = dict(zip(building_blocks["block_id"], building_blocks["n_connections"]))
+    sampler = CoarseSampler(model, steps=steps)
+    rows = []
+    n_batches = (n + batch_size - 1) // batch_size
+    bar = tqdm(range(n_batches), desc="sample: batches", unit="batch", file=sys.stderr,
+               disable=not progress)
+    for bi in bar:
+        gen = torch.Generator().manual_seed(int(seed) * 100_003 + bi)
+        size = min(batch_size, n - bi * batch_size)
+        ks = sampler.sample_k(size, gen)
+        out = sampler.sample(ks, gen, device=dev)
+        for j, k in enumerate(ks):
+            emb = out["s"][j, :k].numpy()
+            ids, dist = index.query(emb)
+            ids = ids[:, 0].tolist()
+            kinds = [kind_of[b] for b in ids]
+            n_node = int(sum(ncp[b] for b, kd in zip(ids, kinds) if kd == "node"))
+            n_link = int(sum(ncp[b] for b, kd in zip(ids, kinds) if kd != "node"))
+            note = "" if n_node == n_link else (
+                f"decoded blocks do not balance: {n_node} connection points on nodes, "
+                f"{n_link} on linkers")
+            if "node" not in kinds or "linker" not in kinds:
+                note = (note + "; " if note else "") + "decoded blocks lack a node or a linker"
+            rows.append({
+                "sample_id": f"{run}-{bi * batch_size + j:05d}",
+                "n_blocks": k,
+                "lattice": out["lattice"][j].reshape(-1).tolist(),
+                "lattice_params": out["params"][j].tolist(),
+                "centres_frac": out["mu"][j, :k].reshape(-1).tolist(),
+                "sigmas": out["sigma"][j, :k].reshape(-1).tolist(),
+                "embeddings": emb.reshape(-1).tolist(),
+                "block_ids": ids,
+                "block_kinds": kinds,
+                "decode_distance": dist[:, 0].tolist(),
+                "n_cp_node": n_node,
+                "n_cp_linker": n_link,
+                "compatible": note == "",
+                "note": note,
+            })
+    return pd.DataFrame(rows)
+
+
+def run(model_path: str, embeddings_path: str, blocks_path: str, output: str, cfg: dict,
+        run_name: str, threads: int = 1, say=print) -> pd.DataFrame:
+    """The sample_coarse stage."""
+    from mof.io import read_table, write_table
+
+    torch.set_num_threads(max(1, threads))
+    t0 = time.perf_counter()
+    df = sample_coarse(
+        model_path, read_table(embeddings_path), read_table(blocks_path), n=cfg["n"],
+        batch_size=cfg["batch_size"], seed=cfg["seed"], steps=cfg["steps"], run=run_name,
+        device=cfg.get("device", "auto"),
+    )
+    write_table(df, output)
+    say(f"[sample_coarse] {run_name}: {len(df)} coarse MOFs sampled ({cfg['steps']} steps) in "
+        f"{time.perf_counter() - t0:.0f} s; K median {int(np.median(df['n_blocks']))}; "
+        f"{int(df['compatible'].sum())} with balanced connection points")
+    return df

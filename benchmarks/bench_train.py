@@ -48,7 +48,7 @@ def main() -> None:
         build_diffusion(cfg, stats, tr[0].emb.shape[1]).to(device), va, stats, device
     )
     t0 = time.perf_counter()
-    _, ema, history, t_steps = train(tr, stats, cfg, device=device, progress=False)
+    _, ema, history, timing = train(tr, stats, cfg, device=device, progress=False)
     wall = time.perf_counter() - t0
     val = validation_loss(ema, va, stats, device)
     n_params = sum(p.numel() for p in ema.parameters())
@@ -59,7 +59,8 @@ def main() -> None:
     )
     print(
         f"training: {cfg.steps} steps x batch {cfg.batch_size} in {wall:.0f} s on {device} "
-        f"({args.threads} threads): {cfg.steps * cfg.batch_size / t_steps:.1f} coarse MOFs/s"
+        f"({args.threads} threads): {timing['steps'] * cfg.batch_size / timing['seconds']:.1f} "
+        "coarse MOFs/s"
     )
     keys = ("total", "mu", "sigma", "s", "lattice")
     print("validation denoising loss (EMA weights, 4 fixed noise draws per structure):")

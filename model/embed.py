@@ -179,12 +179,15 @@ def train_embedding(
     say=print,
     stop_after: int | None = None,
     progress: bool = True,
+    data_hash: str = "",
 ) -> tuple[EmbeddingModel, pd.DataFrame]:
     """Train the embedding model; resumes from ``checkpoint`` when it holds the same config.
 
     Args:
         graphs, labels: training instances and their fingerprint-class labels (ints).
         stop_after: stop (after checkpointing) at this step, to emulate an interruption.
+        data_hash: identity of the training data; a checkpoint resumes only with the same
+            config and the same data.
     Returns:
         (model in eval mode, loss history with step/loss/contrastive/aux columns).
     """
@@ -202,7 +205,7 @@ def train_embedding(
     aux_std = np.std([g.aux for g in graphs], axis=0) + 1e-6
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state.get("model_hash") == cfg.model_hash():
+        if state.get("model_hash") == cfg.model_hash() and state.get("data_hash") == data_hash:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
             sched.load_state_dict(state["sched"])
@@ -215,8 +218,8 @@ def train_embedding(
             stale = checkpoint.with_suffix(".stale.pt")
             checkpoint.rename(stale)
             say(
-                f"[embed] {checkpoint} was trained with another config; moved to {stale}, "
-                "starting from scratch"
+                f"[embed] {checkpoint} was trained with another config or other data; moved to "
+                f"{stale}, starting from scratch"
             )
     model.train()
     a_mean = torch.tensor(aux_mean, dtype=torch.float32, device=device)
@@ -266,6 +269,7 @@ def train_embedding(
                     "history": history,
                     "step": done,
                     "model_hash": cfg.model_hash(),
+                    "data_hash": data_hash,
                     "rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(),
                 },
@@ -345,6 +349,14 @@ def retrieval_accuracy(
 # ----------------------------------------------------------------------------------------------
 
 
+def file_hash(*paths: str | Path) -> str:
+    """SHA-1 (16 hex digits) of the bytes of some files."""
+    h = hashlib.sha1()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def plot_loss(history: pd.DataFrame, path: str | Path, title: str) -> None:
     import matplotlib
 
@@ -389,6 +401,7 @@ def run(instances_path: str, outputs: dict, cfg_dict: dict, threads: int = 1, sa
         cfg,
         checkpoint=out_dir / "checkpoint.pt",
         say=say,
+        data_hash=file_hash(instances_path),
     )
     vectors = encode(model, graphs)
     t_train = time.perf_counter() - t0

@@ -37,13 +37,23 @@ from model.train import embeddings_fingerprint, load_model
 
 
 def sample_coarse(
-    model_path: str, embeddings: pd.DataFrame, building_blocks: pd.DataFrame, n: int,
-    batch_size: int, seed: int, steps: int, run: str = "run", device: str = "auto",
+    model_path: str,
+    embeddings: pd.DataFrame,
+    building_blocks: pd.DataFrame,
+    n: int,
+    batch_size: int,
+    seed: int,
+    steps: int,
+    run: str = "run",
+    device: str = "auto",
     progress: bool = True,
 ) -> pd.DataFrame:
     """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns)."""
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    dev = torch.device(
+        "cuda"
+        if device == "auto" and torch.cuda.is_available()
+        else ("cpu" if device == "auto" else device)
+    )
     model, _, state = load_model(model_path, device=dev)
     fp = embeddings_fingerprint(embeddings)
     if state.get("embeddings_hash") != fp:
@@ -58,8 +68,13 @@ def sample_coarse(
     sampler = CoarseSampler(model, steps=steps)
     rows = []
     n_batches = (n + batch_size - 1) // batch_size
-    bar = tqdm(range(n_batches), desc="sample: batches", unit="batch", file=sys.stderr,
-               disable=not progress)
+    bar = tqdm(
+        range(n_batches),
+        desc="sample: batches",
+        unit="batch",
+        file=sys.stderr,
+        disable=not progress,
+    )
     for bi in bar:
         gen = torch.Generator().manual_seed(int(seed) * 100_003 + bi)
         size = min(batch_size, n - bi * batch_size)
@@ -72,44 +87,67 @@ def sample_coarse(
             kinds = [kind_of[b] for b in ids]
             n_node = int(sum(ncp[b] for b, kd in zip(ids, kinds) if kd == "node"))
             n_link = int(sum(ncp[b] for b, kd in zip(ids, kinds) if kd != "node"))
-            note = "" if n_node == n_link else (
-                f"decoded blocks do not balance: {n_node} connection points on nodes, "
-                f"{n_link} on linkers")
+            note = (
+                ""
+                if n_node == n_link
+                else (
+                    f"decoded blocks do not balance: {n_node} connection points on nodes, "
+                    f"{n_link} on linkers"
+                )
+            )
             if "node" not in kinds or "linker" not in kinds:
                 note = (note + "; " if note else "") + "decoded blocks lack a node or a linker"
-            rows.append({
-                "sample_id": f"{run}-{bi * batch_size + j:05d}",
-                "n_blocks": k,
-                "lattice": out["lattice"][j].reshape(-1).tolist(),
-                "lattice_params": out["params"][j].tolist(),
-                "centres_frac": out["mu"][j, :k].reshape(-1).tolist(),
-                "sigmas": out["sigma"][j, :k].reshape(-1).tolist(),
-                "embeddings": emb.reshape(-1).tolist(),
-                "block_ids": ids,
-                "block_kinds": kinds,
-                "decode_distance": dist[:, 0].tolist(),
-                "n_cp_node": n_node,
-                "n_cp_linker": n_link,
-                "compatible": note == "",
-                "note": note,
-            })
+            rows.append(
+                {
+                    "sample_id": f"{run}-{bi * batch_size + j:05d}",
+                    "n_blocks": k,
+                    "lattice": out["lattice"][j].reshape(-1).tolist(),
+                    "lattice_params": out["params"][j].tolist(),
+                    "centres_frac": out["mu"][j, :k].reshape(-1).tolist(),
+                    "sigmas": out["sigma"][j, :k].reshape(-1).tolist(),
+                    "embeddings": emb.reshape(-1).tolist(),
+                    "block_ids": ids,
+                    "block_kinds": kinds,
+                    "decode_distance": dist[:, 0].tolist(),
+                    "n_cp_node": n_node,
+                    "n_cp_linker": n_link,
+                    "compatible": note == "",
+                    "note": note,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def run(model_path: str, embeddings_path: str, blocks_path: str, output: str, cfg: dict,
-        run_name: str, threads: int = 1, say=print) -> pd.DataFrame:
+def run(
+    model_path: str,
+    embeddings_path: str,
+    blocks_path: str,
+    output: str,
+    cfg: dict,
+    run_name: str,
+    threads: int = 1,
+    say=print,
+) -> pd.DataFrame:
     """The sample_coarse stage."""
     from mof.io import read_table, write_table
 
     torch.set_num_threads(max(1, threads))
     t0 = time.perf_counter()
     df = sample_coarse(
-        model_path, read_table(embeddings_path), read_table(blocks_path), n=cfg["n"],
-        batch_size=cfg["batch_size"], seed=cfg["seed"], steps=cfg["steps"], run=run_name,
+        model_path,
+        read_table(embeddings_path),
+        read_table(blocks_path),
+        n=cfg["n"],
+        batch_size=cfg["batch_size"],
+        seed=cfg["seed"],
+        steps=cfg["steps"],
+        run=run_name,
         device=cfg.get("device", "auto"),
     )
     write_table(df, output)
-    say(f"[sample_coarse] {run_name}: {len(df)} coarse MOFs sampled ({cfg['steps']} steps) in "
+    say(
+        f"[sample_coarse] {run_name}: {len(df)} coarse MOFs sampled ({cfg['steps']} steps) in "
         f"{time.perf_counter() - t0:.0f} s; K median {int(np.median(df['n_blocks']))}; "
-        f"{int(df['compatible'].sum())} with balanced connection points")
+        f"{int(df['compatible'].sum())} with balanced connection points"
+    )
     return df

@@ -143,11 +143,12 @@ def train(
     stop_after: int | None = None,
     progress: bool = True,
     device: torch.device | None = None,
-) -> tuple[CoarseDiffusion, CoarseDiffusion, pd.DataFrame, float]:
+    data_hash: str = "",
+) -> tuple[CoarseDiffusion, CoarseDiffusion, pd.DataFrame, dict]:
     """Train (data-parallel when a process group is initialised).
 
     Returns:
-        (model, EMA model, loss history, seconds spent in training steps).
+        (model, EMA model, loss history, timing: {"seconds", "steps"} run in this call).
     """
     rank, world = _dist_info()
     if cfg.batch_size % world:
@@ -165,7 +166,7 @@ def train(
     start = 0
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state.get("model_hash") == cfg.model_hash():
+        if state.get("model_hash") == cfg.model_hash() and state.get("data_hash") == data_hash:
             model.load_state_dict(state["model"])
             ema.load_state_dict(state["ema"])
             opt.load_state_dict(state["opt"])
@@ -178,8 +179,8 @@ def train(
                 stale = checkpoint.with_suffix(".stale.pt")
                 checkpoint.rename(stale)
                 say(
-                    f"[train] {checkpoint} was made with another config; moved to {stale}, "
-                    "training from scratch"
+                    f"[train] {checkpoint} was made with another config or other data; moved "
+                    f"to {stale}, training from scratch"
                 )
     wrapped = model
     if world > 1:
@@ -253,6 +254,7 @@ def train(
                     "history": history,
                     "step": done,
                     "model_hash": cfg.model_hash(),
+                    "data_hash": data_hash,
                     "stats": asdict(stats),
                     "config": asdict(cfg),
                 },
@@ -264,7 +266,8 @@ def train(
     if world > 1:
         dist.barrier()
     model.eval()
-    return model, ema, pd.DataFrame(history), t_steps
+    timing = {"seconds": t_steps, "steps": len(history) - start}
+    return model, ema, pd.DataFrame(history), timing
 
 
 def save_model(
@@ -384,14 +387,23 @@ def main(argv: list[str] | None = None) -> None:
     val_mofs = [m for m in coarse if m.split == "val"]
     stats = compute_stats(train_mofs)
     ckpt = Path(args.model).parent / "checkpoint.pt"
-    model, ema, history, t_steps = train(
-        train_mofs, stats, cfg, checkpoint=ckpt, say=say, stop_after=args.stop_after, device=device
+    from model.embed import file_hash
+
+    model, ema, history, timing = train(
+        train_mofs,
+        stats,
+        cfg,
+        checkpoint=ckpt,
+        say=say,
+        stop_after=args.stop_after,
+        device=device,
+        data_hash=file_hash(args.mofs, args.embeddings),
     )
     if args.dump_rank_params:
         torch.save(model.state_dict(), f"{args.dump_rank_params}.rank{rank}.pt")
     if rank == 0 and (args.stop_after is None or args.stop_after >= cfg.steps):
         val = validation_loss(ema, val_mofs, stats, device)
-        n_steps_run = len(history) - 0
+        t_steps, n_steps_run = timing["seconds"], timing["steps"]
         metrics = {
             "val_loss": val,
             "final_train_loss": float(history["loss"].tail(50).mean()),
@@ -413,7 +425,7 @@ def main(argv: list[str] | None = None) -> None:
         say(
             f"[train_diffusion] {len(coarse)} coarse MOFs in ({len(train_mofs)} train, "
             f"{len(val_mofs)} val) -> denoiser.pt; {cfg.steps} steps on {world} x {device}, "
-            f"{metrics['mofs_per_second']:.1f} MOFs/s; validation loss {vl:.3f} "
+            f"{metrics['mofs_per_second'] or float('nan'):.1f} MOFs/s; validation loss {vl:.3f} "
             f"(mu {val.get('mu', float('nan')):.3f}, sigma {val.get('sigma', float('nan')):.3f}, "
             f"s {val.get('s', float('nan')):.3f}, lattice {val.get('lattice', float('nan')):.3f})"
         )

@@ -9,9 +9,11 @@ meet across periodic images (a soft nearest-neighbour objective, annealed), the 
 one-to-one (Hungarian matching on minimum-image distances), and every pair becomes a bond between
 the two atoms that carried them.
 
-A structure *assembles* when node and linker connection points are equal in number, every pair
+Statuses: ``assembled`` when node and linker connection points are equal in number, every pair
 is closer than ``max_mismatch`` and no two atoms of different blocks are closer than
-``min_atom_distance``; otherwise the result carries the reason.
+``min_atom_distance``; ``partial`` when atoms were placed but one of these fails (the CIF is still
+written, with the bonds that formed, and the reasons are recorded; downstream stages take only
+``assembled`` structures); ``failed`` when nothing could be built.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class AssemblyParams:
 
 @dataclass
 class AssemblyResult:
-    status: str  # "assembled" or "failed"
+    status: str  # "assembled", "partial" or "failed"
     reason: str  # ";"-joined codes: no_node_or_linker, unbalanced_connections,
     #              connections_do_not_meet, atom_overlap, unknown_block, error
     crystal: Crystal | None
@@ -130,9 +132,14 @@ def assemble(
     n_cp_linker = int(sum(len(b.cp_local) for b in blocks if b.kind != "node"))
     base = dict(n_cp_node=n_cp_node, n_cp_linker=n_cp_linker)
     if k == 0 or n_cp_node == 0 or n_cp_linker == 0:
-        return AssemblyResult("failed", "no_node_or_linker", None,
-                              detail="needs a node and a linker with connection points",
-                              seconds=time.perf_counter() - t0, **base)
+        return AssemblyResult(
+            "failed",
+            "no_node_or_linker",
+            None,
+            detail="needs a node and a linker with connection points",
+            seconds=time.perf_counter() - t0,
+            **base,
+        )
     rng = np.random.default_rng(p.seed)
     if p.sigma_init:
         axes = principal_axes(np.asarray(sigmas, dtype=float))
@@ -225,13 +232,15 @@ def assemble(
         if len(b.bonds):
             bonds.append(np.asarray(b.bonds).reshape(-1, 2) + atom_offset[i])
     # global index of each connection point's atom, in the flattened cp order
-    cp_atom_global = np.concatenate([atom_offset[i] + np.asarray(b.cp_atom, dtype=int)
-                                     for i, b in enumerate(blocks)])
+    cp_atom_global = np.concatenate(
+        [atom_offset[i] + np.asarray(b.cp_atom, dtype=int) for i, b in enumerate(blocks)]
+    )
     bonds.append(np.stack([cp_atom_global[a_idx[rows]], cp_atom_global[b_idx[cols]]], 1))
     cart = np.concatenate(atoms)
     zz = np.concatenate(z)
-    crystal = Crystal(structure_id, lattice, [symbol(int(v)) for v in zz],
-                      wrap(cart_to_frac(cart, lattice)))
+    crystal = Crystal(
+        structure_id, lattice, [symbol(int(v)) for v in zz], wrap(cart_to_frac(cart, lattice))
+    )
     bonds_arr = np.concatenate(bonds).astype(np.int64) if bonds else np.zeros((0, 2), np.int64)
 
     # closest contact between atoms of different blocks
@@ -243,21 +252,35 @@ def assemble(
     min_contact = float(dd[cross].min()) if cross.any() else float("inf")
 
     res = AssemblyResult(
-        status="assembled", reason="", crystal=crystal, bonds=bonds_arr,
-        n_atoms=len(zz), mismatch_mean=float(matched.mean()), mismatch_max=float(matched.max()),
-        min_atom_distance=min_contact, **base,
+        status="assembled",
+        reason="",
+        crystal=crystal,
+        bonds=bonds_arr,
+        n_atoms=len(zz),
+        mismatch_mean=float(matched.mean()),
+        mismatch_max=float(matched.max()),
+        min_atom_distance=min_contact,
+        **base,
     )
     reasons: list[tuple[str, str]] = []
     if n_cp_node != n_cp_linker:
-        reasons.append(("unbalanced_connections", f"{n_cp_node} connection points on nodes, "
-                        f"{n_cp_linker} on linkers"))
+        reasons.append(
+            (
+                "unbalanced_connections",
+                f"{n_cp_node} connection points on nodes, {n_cp_linker} on linkers",
+            )
+        )
     if res.mismatch_max > p.max_mismatch:
-        reasons.append(("connections_do_not_meet", f"max mismatch {res.mismatch_max:.2f} A "
-                        f"> {p.max_mismatch} A"))
+        reasons.append(
+            (
+                "connections_do_not_meet",
+                f"max mismatch {res.mismatch_max:.2f} A > {p.max_mismatch} A",
+            )
+        )
     if min_contact < p.min_atom_distance:
         reasons.append(("atom_overlap", f"atoms of different blocks {min_contact:.2f} A apart"))
     if reasons:
-        res.status = "failed"
+        res.status = "partial"
         res.reason = ";".join(r[0] for r in reasons)
         res.detail = "; ".join(r[1] for r in reasons)
     res.seconds = time.perf_counter() - t0
@@ -298,8 +321,12 @@ def _assemble_row(row: dict) -> tuple[dict, Crystal | None, np.ndarray | None]:
     try:
         missing = [b for b in row["block_ids"] if b not in _LIB]
         if missing:
-            res = AssemblyResult("failed", "unknown_block", None,
-                                 detail=f"building blocks not in the library: {missing[:3]}")
+            res = AssemblyResult(
+                "failed",
+                "unknown_block",
+                None,
+                detail=f"building blocks not in the library: {missing[:3]}",
+            )
         else:
             res = assemble(
                 np.reshape(row["lattice"], (3, 3)),
@@ -311,11 +338,19 @@ def _assemble_row(row: dict) -> tuple[dict, Crystal | None, np.ndarray | None]:
             )
     except Exception as e:  # one bad structure never stops the batch
         res = AssemblyResult("failed", "error", None, detail=f"{type(e).__name__}: {e}")
-    out.update(status=res.status, reason=res.reason, detail=res.detail, n_atoms=res.n_atoms,
-               n_cp_node=res.n_cp_node, n_cp_linker=res.n_cp_linker,
-               mismatch_mean=res.mismatch_mean, mismatch_max=res.mismatch_max,
-               min_atom_distance=res.min_atom_distance, seconds=res.seconds)
-    return out, (res.crystal if res.status == "assembled" else None), res.bonds
+    out.update(
+        status=res.status,
+        reason=res.reason,
+        detail=res.detail,
+        n_atoms=res.n_atoms,
+        n_cp_node=res.n_cp_node,
+        n_cp_linker=res.n_cp_linker,
+        mismatch_mean=res.mismatch_mean,
+        mismatch_max=res.mismatch_max,
+        min_atom_distance=res.min_atom_distance,
+        seconds=res.seconds,
+    )
+    return out, res.crystal, res.bonds
 
 
 def params_from_config(cfg: dict) -> AssemblyParams:
@@ -323,11 +358,19 @@ def params_from_config(cfg: dict) -> AssemblyParams:
     return AssemblyParams(**{k: v for k, v in cfg.items() if k in known})
 
 
-def assemble_table(coarse, library: dict[str, LibraryBlock], params: AssemblyParams,
-                   cif_dir, processes: int = 1, progress: bool = True):
+def assemble_table(
+    coarse,
+    library: dict[str, LibraryBlock],
+    params: AssemblyParams,
+    cif_dir,
+    processes: int = 1,
+    progress: bool = True,
+):
     """Assemble every row of a coarse table (``sample_id``, ``n_blocks``, ``lattice``,
-    ``centres_frac``, ``sigmas``, ``block_ids``); write one CIF (with bonds) per assembled
-    structure into ``cif_dir``; return the per-structure table."""
+    ``centres_frac``, ``sigmas``, ``block_ids``); write one CIF (with bonds) per structure that
+    got atoms (assembled or partial) into ``cif_dir``; return the per-structure table:
+    sample_id, n_blocks, status, reason (codes), detail, n_atoms, n_cp_node, n_cp_linker,
+    mismatch_mean, mismatch_max (A), min_atom_distance (A), seconds, cif (file name or null)."""
     import sys
     from multiprocessing import get_context
     from pathlib import Path
@@ -341,8 +384,14 @@ def assemble_table(coarse, library: dict[str, LibraryBlock], params: AssemblyPar
     cif_dir.mkdir(parents=True, exist_ok=True)
     cols = ["sample_id", "n_blocks", "lattice", "centres_frac", "sigmas", "block_ids"]
     rows = coarse[cols].to_dict("records")
-    bar = dict(total=len(rows), desc="assemble: structures", unit="mof", file=sys.stderr,
-               disable=not progress, mininterval=1.0)
+    bar = dict(
+        total=len(rows),
+        desc="assemble: structures",
+        unit="mof",
+        file=sys.stderr,
+        disable=not progress,
+        mininterval=1.0,
+    )
     if processes <= 1 or len(rows) < 4:
         _init_worker(library, params)
         results = [_assemble_row(r) for r in tqdm(rows, **bar)]
@@ -360,8 +409,15 @@ def assemble_table(coarse, library: dict[str, LibraryBlock], params: AssemblyPar
     return pd.DataFrame(table)
 
 
-def run(coarse_path: str, blocks_path: str, table_path: str, cif_dir: str, cfg: dict,
-        processes: int = 1, say=print) -> None:
+def run(
+    coarse_path: str,
+    blocks_path: str,
+    table_path: str,
+    cif_dir: str,
+    cfg: dict,
+    processes: int = 1,
+    say=print,
+) -> None:
     """The assemble_mofs stage."""
     from collections import Counter
 
@@ -371,10 +427,13 @@ def run(coarse_path: str, blocks_path: str, table_path: str, cif_dir: str, cfg: 
     lib = load_library(read_table(blocks_path))
     table = assemble_table(coarse, lib, params_from_config(cfg), cif_dir, processes)
     write_table(table, table_path)
-    ok = table[table["status"] == "assembled"]
+    status = Counter(table["status"])
     failed = table.loc[table["status"] != "assembled", "reason"]
     kinds = Counter(code for r in failed for code in r.split(";"))
     reasons = ", ".join(f"{k} {v}" for k, v in kinds.most_common()) or "none"
-    say(f"[assemble_mofs] {len(coarse)} in -> {len(ok)} assembled, {len(table) - len(ok)} failed "
-        f"({reasons}); median mismatch {table['mismatch_mean'].median():.2f} A, "
-        f"{table['seconds'].median():.2f} s per structure")
+    say(
+        f"[assemble_mofs] {len(coarse)} in -> {status['assembled']} assembled, "
+        f"{status['partial']} partial, {status['failed']} failed (reasons: {reasons}); "
+        f"median mismatch {table['mismatch_mean'].median():.2f} A, "
+        f"{table['seconds'].median():.2f} s per structure"
+    )

@@ -362,8 +362,12 @@ def write_cif(path: str | Path, crystal: Crystal, bonds: np.ndarray | None = Non
         b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
         _, cart = minimum_image(crystal.frac[b[:, 1]] - crystal.frac[b[:, 0]], crystal.lattice)
         dist = np.linalg.norm(cart, axis=1)
-        lines += ["loop_", "  _geom_bond_atom_site_label_1", "  _geom_bond_atom_site_label_2",
-                  "  _geom_bond_distance"]
+        lines += [
+            "loop_",
+            "  _geom_bond_atom_site_label_1",
+            "  _geom_bond_atom_site_label_2",
+            "  _geom_bond_distance",
+        ]
         for (i, j), d in zip(b, dist):
             lines.append(f"  {labels[i]} {labels[j]} {d:.4f}")
     Path(path).write_text("\n".join(lines) + "\n")

@@ -1,0 +1,20 @@
+# Stage 5: batched sampling of coarse MOFs from the trained model, decoded to library blocks.
+
+
+rule sample_coarse:
+    input:
+        model=rules.train_diffusion.output.model,
+        embeddings=rules.embed_building_blocks.output.embeddings,
+        blocks=rules.preprocess.output.blocks,
+    output:
+        coarse="results/sample/{run}/coarse.parquet",
+    params:
+        cfg=config["sample"],
+    log:
+        "logs/sample/{run}/sample_coarse.log",
+    resources:
+        gpu=0,
+    conda:
+        "../envs/mofgen.yaml"
+    script:
+        "../workflow/scripts/sample_coarse.py"

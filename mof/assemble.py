@@ -2,8 +2,9 @@
 
 For every block: take its library geometry (atoms and connection points in its principal-axis
 frame), put its centre at mu, and start its orientation from the principal axes of its Sigma
-(the Gaussian's shape carries the orientation; the four proper sign choices of the axes are
-tried block by block, keeping the one whose connection points best meet the others'). Then
+(the Gaussian's shape carries the orientation; the eight sign choices of the axes, mirror images
+included, are tried block by block, keeping the one whose connection points best meet the
+others'). Then
 rotations (and small translations) are optimised so that connection points of nodes and linkers
 meet across periodic images (a soft nearest-neighbour objective, annealed), the points are paired
 one-to-one (Hungarian matching on minimum-image distances), and every pair becomes a bond between
@@ -29,7 +30,14 @@ from mof.elements import symbol
 from mof.io import Crystal
 from mof.periodic import cart_to_frac, wrap
 
-SIGN_FLIPS = np.array([[1, 1, 1], [-1, -1, 1], [-1, 1, -1], [1, -1, -1]], dtype=float)
+# sign choices of the principal axes: the four proper ones, then the four improper ones (mirror
+# images: a block's graph identity does not fix its handedness, and centrosymmetric MOFs hold
+# both mirror-image conformers of a twisted linker)
+SIGN_FLIPS = np.array(
+    [[1, 1, 1], [-1, -1, 1], [-1, 1, -1], [1, -1, -1],
+     [-1, -1, -1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]],
+    dtype=float,
+)
 
 
 @dataclass
@@ -54,6 +62,10 @@ class AssemblyParams:
     translation_weight: float = 1.0
     sigma_init: bool = True
     seed: int = 0
+    degenerate_ratio: float = 0.8
+    extra_rotations: int = 60
+    clash_distance: float = 1.4
+    clash_weight: float = 1.0
 
 
 @dataclass
@@ -152,26 +164,51 @@ def assemble(
     def cps_of(i: int, rot: np.ndarray) -> np.ndarray:
         return centres[i] + blocks[i].cp_local @ rot.T
 
-    # discrete choice of the axis signs, block by block (coordinate descent)
-    choice = np.zeros(k, dtype=int)
-    rots = np.stack([axes[i] * SIGN_FLIPS[0] for i in range(k)])
+    # discrete choice of each block's orientation (coordinate descent over blocks): the four
+    # proper sign choices of its principal axes; blocks whose Sigma is nearly isotropic in some
+    # plane (their axes are not defined by the shape) also try a fixed set of other rotations
+    lam = np.linalg.eigvalsh(np.asarray(sigmas, dtype=float))  # ascending
+    near_degenerate = (lam[:, 0] / lam[:, 1] > p.degenerate_ratio) | (
+        lam[:, 1] / lam[:, 2] > p.degenerate_ratio
+    )
+    extra = _random_rotations(p.extra_rotations, np.random.default_rng(12345))
+    candidates = []
+    for i in range(k):
+        cands = [axes[i] * s for s in SIGN_FLIPS]
+        if p.sigma_init and near_degenerate[i]:
+            cands += [axes[i] @ r for r in extra]
+        candidates.append(cands)
+    rots = np.stack([c[0] for c in candidates])
     if p.sigma_init:
+        # anisotropic blocks first: their orientation is known best
+        order = np.argsort(near_degenerate, kind="stable")
+        atom_block = np.concatenate([np.full(len(b.z), i) for i, b in enumerate(blocks)])
+
+        def atoms_of(i: int, rot: np.ndarray) -> np.ndarray:
+            return centres[i] + blocks[i].local @ rot.T
+
         for _ in range(3):
             changed = False
             all_cp = np.concatenate([cps_of(i, rots[i]) for i in range(k)])
-            for i in range(k):
+            all_atoms = np.concatenate([atoms_of(i, rots[i]) for i in range(k)])
+            for i in order:
                 others = all_cp[(cp_block != i) & (cp_node != is_node[i])]
                 if len(others) == 0 or len(blocks[i].cp_local) == 0:
                     continue
+                other_atoms = all_atoms[atom_block != i]
                 scores = []
-                for s in SIGN_FLIPS:
-                    d = _min_image_dist(cps_of(i, axes[i] * s), others, lattice)
-                    scores.append(np.sum(np.min(d, axis=1) ** 2))
+                for rot in candidates[i]:
+                    d = _min_image_dist(cps_of(i, rot), others, lattice)
+                    score = np.sum(np.min(d, axis=1) ** 2)
+                    da = _min_image_dist(atoms_of(i, rot), other_atoms, lattice)
+                    score += p.clash_weight * np.sum(np.clip(p.clash_distance - da, 0, None) ** 2)
+                    scores.append(score)
                 best = int(np.argmin(scores))
-                if best != choice[i]:
-                    choice[i], changed = best, True
-                    rots[i] = axes[i] * SIGN_FLIPS[best]
+                if not np.allclose(candidates[i][best], rots[i]):
+                    changed = True
+                    rots[i] = candidates[i][best]
                     all_cp[cp_block == i] = cps_of(i, rots[i])
+                    all_atoms[atom_block == i] = atoms_of(i, rots[i])
             if not changed:
                 break
 

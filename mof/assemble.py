@@ -34,8 +34,16 @@ from mof.periodic import cart_to_frac, wrap
 # images: a block's graph identity does not fix its handedness, and centrosymmetric MOFs hold
 # both mirror-image conformers of a twisted linker)
 SIGN_FLIPS = np.array(
-    [[1, 1, 1], [-1, -1, 1], [-1, 1, -1], [1, -1, -1],
-     [-1, -1, -1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]],
+    [
+        [1, 1, 1],
+        [-1, -1, 1],
+        [-1, 1, -1],
+        [1, -1, -1],
+        [-1, -1, -1],
+        [1, 1, -1],
+        [1, -1, 1],
+        [-1, 1, 1],
+    ],
     dtype=float,
 )
 

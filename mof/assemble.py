@@ -59,6 +59,7 @@ class LibraryBlock:
     cp_local: np.ndarray  # (m, 3)
     cp_atom: np.ndarray  # (m,)
     bonds: np.ndarray  # (b, 2)
+    conformers: list[LibraryBlock] = field(default_factory=list)  # other instances to try
 
 
 @dataclass
@@ -70,6 +71,7 @@ class AssemblyParams:
     translation_weight: float = 1.0
     sigma_init: bool = True
     seed: int = 0
+    conformers: int = 8
     degenerate_ratio: float = 0.8
     extra_rotations: int = 60
     clash_distance: float = 1.4
@@ -166,11 +168,12 @@ def assemble(
     else:
         axes = _random_rotations(k, rng)
 
+    blocks = list(blocks)  # a block may be replaced by one of its other conformers below
     cp_block = np.concatenate([np.full(len(b.cp_local), i) for i, b in enumerate(blocks)])
     cp_node = is_node[cp_block]
 
-    def cps_of(i: int, rot: np.ndarray) -> np.ndarray:
-        return centres[i] + blocks[i].cp_local @ rot.T
+    def cps_of(i: int, rot: np.ndarray, blk: LibraryBlock | None = None) -> np.ndarray:
+        return centres[i] + (blk or blocks[i]).cp_local @ rot.T
 
     # discrete choice of each block's orientation (coordinate descent over blocks): the four
     # proper sign choices of its principal axes; blocks whose Sigma is nearly isotropic in some
@@ -180,20 +183,23 @@ def assemble(
         lam[:, 1] / lam[:, 2] > p.degenerate_ratio
     )
     extra = _random_rotations(p.extra_rotations, np.random.default_rng(12345))
-    candidates = []
+    candidates = []  # per block: (conformer, rotation) pairs
     for i in range(k):
-        cands = [axes[i] * s for s in SIGN_FLIPS]
+        rots_i = [axes[i] * s for s in SIGN_FLIPS]
         if p.sigma_init and near_degenerate[i]:
-            cands += [axes[i] @ r for r in extra]
+            rots_i += [axes[i] @ r for r in extra]
+        cands = [(blocks[i], r) for r in rots_i]
+        if p.sigma_init:  # other conformers with the eight axis sign choices
+            cands += [(c, axes[i] * s) for c in blocks[i].conformers for s in SIGN_FLIPS]
         candidates.append(cands)
-    rots = np.stack([c[0] for c in candidates])
+    rots = np.stack([c[0][1] for c in candidates])
     if p.sigma_init:
         # anisotropic blocks first: their orientation is known best
         order = np.argsort(near_degenerate, kind="stable")
         atom_block = np.concatenate([np.full(len(b.z), i) for i, b in enumerate(blocks)])
 
-        def atoms_of(i: int, rot: np.ndarray) -> np.ndarray:
-            return centres[i] + blocks[i].local @ rot.T
+        def atoms_of(i: int, rot: np.ndarray, blk: LibraryBlock | None = None) -> np.ndarray:
+            return centres[i] + (blk or blocks[i]).local @ rot.T
 
         for _ in range(3):
             changed = False
@@ -205,16 +211,16 @@ def assemble(
                     continue
                 other_atoms = all_atoms[atom_block != i]
                 scores = []
-                for rot in candidates[i]:
-                    d = _min_image_dist(cps_of(i, rot), others, lattice)
+                for blk, rot in candidates[i]:
+                    d = _min_image_dist(cps_of(i, rot, blk), others, lattice)
                     score = np.sum(np.min(d, axis=1) ** 2)
-                    da = _min_image_dist(atoms_of(i, rot), other_atoms, lattice)
+                    da = _min_image_dist(atoms_of(i, rot, blk), other_atoms, lattice)
                     score += p.clash_weight * np.sum(np.clip(p.clash_distance - da, 0, None) ** 2)
                     scores.append(score)
-                best = int(np.argmin(scores))
-                if not np.allclose(candidates[i][best], rots[i]):
+                best_blk, best_rot = candidates[i][int(np.argmin(scores))]
+                if best_blk is not blocks[i] or not np.allclose(best_rot, rots[i]):
                     changed = True
-                    rots[i] = candidates[i][best]
+                    blocks[i], rots[i] = best_blk, best_rot
                     all_cp[cp_block == i] = cps_of(i, rots[i])
                     all_atoms[atom_block == i] = atoms_of(i, rots[i])
             if not changed:
@@ -332,21 +338,35 @@ def assemble(
     return res
 
 
-def load_library(building_blocks) -> dict[str, LibraryBlock]:
-    """Library geometries from a ``building_blocks.parquet`` table (DataFrame)."""
+def _block_from_row(r) -> LibraryBlock:
     from mof.elements import atomic_numbers
 
-    lib = {}
-    for r in building_blocks.itertuples():
-        lib[r.block_id] = LibraryBlock(
-            block_id=r.block_id,
-            kind=r.kind,
-            z=atomic_numbers(list(r.elements)),
-            local=np.reshape(r.local_coords, (-1, 3)),
-            cp_local=np.reshape(r.cp_local, (-1, 3)),
-            cp_atom=np.asarray(r.cp_atom, dtype=np.int64),
-            bonds=np.reshape(np.asarray(r.bonds, dtype=np.int64), (-1, 2)),
-        )
+    return LibraryBlock(
+        block_id=r.block_id,
+        kind=r.kind,
+        z=atomic_numbers(list(r.elements)),
+        local=np.reshape(r.local_coords, (-1, 3)),
+        cp_local=np.reshape(r.cp_local, (-1, 3)),
+        cp_atom=np.asarray(r.cp_atom, dtype=np.int64),
+        bonds=np.reshape(np.asarray(r.bonds, dtype=np.int64), (-1, 2)),
+    )
+
+
+def load_library(building_blocks, instances=None, conformers: int = 0) -> dict[str, LibraryBlock]:
+    """Library geometries from ``building_blocks.parquet`` (DataFrame): one representative per
+    block. With ``instances`` (``block_instances.parquet`` rows, e.g. of training MOFs only) and
+    ``conformers`` > 0, each block also carries up to that many other instances (conformations,
+    spread over the MOFs it occurs in) for the assembly to choose from."""
+    lib = {r.block_id: _block_from_row(r) for r in building_blocks.itertuples()}
+    if instances is not None and conformers > 0 and len(instances):
+        for bid, group in instances.groupby("block_id", sort=False):
+            if bid not in lib or len(group) < 2:
+                continue
+            firsts = group.drop_duplicates("mof_id")  # one instance per MOF: most diverse
+            pick = firsts.iloc[
+                np.linspace(0, len(firsts) - 1, min(conformers, len(firsts))).round().astype(int)
+            ]
+            lib[bid].conformers = [_block_from_row(r) for r in pick.itertuples()]
     return lib
 
 
@@ -462,15 +482,35 @@ def run(
     cfg: dict,
     processes: int = 1,
     say=print,
+    instances_path: str | None = None,
 ) -> None:
-    """The assemble_mofs stage."""
+    """The assemble_mofs stage. Other conformers of each block come from the block instances of
+    training MOFs (``instances_path``, block_instances.parquet)."""
     from collections import Counter
 
     from mof.io import read_table, write_table
 
     coarse = read_table(coarse_path)
-    lib = load_library(read_table(blocks_path))
-    table = assemble_table(coarse, lib, params_from_config(cfg), cif_dir, processes)
+    params = params_from_config(cfg)
+    inst = None
+    if instances_path and params.conformers > 0:
+        inst = read_table(
+            instances_path,
+            columns=[
+                "mof_id",
+                "block_id",
+                "kind",
+                "split",
+                "elements",
+                "local_coords",
+                "cp_local",
+                "cp_atom",
+                "bonds",
+            ],
+        )
+        inst = inst[inst["split"] == "train"]
+    lib = load_library(read_table(blocks_path), inst, params.conformers)
+    table = assemble_table(coarse, lib, params, cif_dir, processes)
     write_table(table, table_path)
     status = Counter(table["status"])
     failed = table.loc[table["status"] != "assembled", "reason"]

@@ -5,6 +5,7 @@ rule assemble_mofs:
     input:
         coarse=rules.sample_coarse.output.coarse,
         blocks=rules.preprocess.output.blocks,
+        instances=rules.preprocess.output.instances,
     output:
         table="results/assemble/{run}/assembled.parquet",
         cifs=directory("results/assemble/{run}/cif"),

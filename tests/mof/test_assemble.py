@@ -114,3 +114,13 @@ def test_table_records_failures_and_writes_readable_cifs(tmp_path, fixture_table
         warnings.simplefilter("ignore")
         s = Structure.from_file(tmp_path / table.loc["ok", "cif"])
     assert len(s) == cr.n_atoms
+
+
+def test_library_carries_conformers_from_several_mofs(fixture_tables):
+    _, _, inst, bb = fixture_tables
+    lib = load_library(bb, inst, conformers=8)
+    btc = inst[(inst["mof_id"] == "FIQCEN_clean") & (inst["kind"] == "linker")]["block_id"].iloc[0]
+    confs = lib[btc].conformers
+    assert len(confs) == 2  # one per MOF that holds BTC: HKUST-1 and VEHJUP
+    assert all(len(c.z) == len(lib[btc].z) for c in confs)
+    assert all(len(b.conformers) == 0 for b in load_library(bb).values())

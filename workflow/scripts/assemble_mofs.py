@@ -12,4 +12,5 @@ with stage_log(snakemake.log[0]) as say:  # noqa: F821 - injected by Snakemake
         snakemake.params.cfg,  # noqa: F821
         processes=snakemake.threads,  # noqa: F821
         say=say,
+        instances_path=snakemake.input.instances,  # noqa: F821
     )

@@ -32,11 +32,12 @@ import torch
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
+from model.config import StageConfig
 from model.encoder import EmbeddingModel, supervised_contrastive_loss
 
 
 @dataclass
-class EmbedConfig:
+class EmbedConfig(StageConfig):
     dim: int = 32
     hidden: int = 64
     layers: int = 3
@@ -50,15 +51,6 @@ class EmbedConfig:
     checkpoint_every: int = 100
     seed: int = 0
     device: str = "auto"
-
-    @classmethod
-    def from_dict(cls, d: dict) -> EmbedConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-    def model_hash(self) -> str:
-        """Hash of everything that changes the trained weights (not device/checkpointing)."""
-        keep = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint_every")}
-        return hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def pick_device(name: str) -> torch.device:

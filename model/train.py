@@ -34,13 +34,14 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
+from model.config import StageConfig
 from model.data import CoarseMOF, compute_stats, load_coarse_mofs, make_batch
 from model.diffusion import CoarseDiffusion, Stats
 from model.iga import IGADenoiser
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(StageConfig):
     dim: int = 64
     layers: int = 3
     heads: int = 4
@@ -57,14 +58,6 @@ class TrainConfig:
     checkpoint_every: int = 250
     seed: int = 0
     device: str = "auto"
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-    def model_hash(self) -> str:
-        keep = {k: v for k, v in asdict(self).items() if k not in ("device", "checkpoint_every")}
-        return hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def build_diffusion(cfg: TrainConfig, stats: Stats, emb_dim: int) -> CoarseDiffusion:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from model.embed import EmbedConfig, encode, instance_graphs, load_encoder, run
+from model.embed import EmbedConfig, encode, instance_graphs, load_encoder, output_paths, run
 from mof.dataset import DatasetConfig, select_dataset
 from mof.io import read_table, read_yaml, write_table
 from mof.preprocess import decompose_all, params_from_config, tables
@@ -46,15 +46,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         write_table(inst, tmp / "inst.parquet")
-        names = {
-            "encoder": "encoder.pt",
-            "embeddings": "e.parquet",
-            "instances": "i.parquet",
-            "loss": "loss.csv",
-            "plot": "loss.png",
-            "metrics": "metrics.json",
-        }
-        out = {k: str(tmp / v) for k, v in names.items()}
+        out = output_paths(tmp)
         metrics = run(str(tmp / "inst.parquet"), out, ecfg, threads=args.threads)
         model, ec = load_encoder(out["encoder"])
         graphs = instance_graphs(read_table(tmp / "inst.parquet"), ec.cutoff)

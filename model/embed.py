@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from model.config import StageConfig
 from model.encoder import EmbeddingModel, supervised_contrastive_loss
+from model.plots import plot_curves
 
 
 @dataclass
@@ -341,30 +342,27 @@ def retrieval_accuracy(
 # ----------------------------------------------------------------------------------------------
 
 
+STAGE_OUTPUTS = {
+    "encoder": "encoder.pt",
+    "embeddings": "embeddings.parquet",
+    "instances": "instance_embeddings.parquet",
+    "loss": "loss.csv",
+    "plot": "loss.png",
+    "metrics": "metrics.json",
+}
+
+
+def output_paths(folder: str | Path) -> dict[str, str]:
+    """The stage's output paths inside ``folder`` (names as in rules/embed.smk)."""
+    return {k: str(Path(folder) / v) for k, v in STAGE_OUTPUTS.items()}
+
+
 def file_hash(*paths: str | Path) -> str:
     """SHA-1 (16 hex digits) of the bytes of some files."""
     h = hashlib.sha1()
     for p in paths:
         h.update(Path(p).read_bytes())
     return h.hexdigest()[:16]
-
-
-def plot_loss(history: pd.DataFrame, path: str | Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for col in [c for c in history.columns if c != "step"]:
-        ax.plot(history["step"], history[col], label=col, lw=1)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def run(instances_path: str, outputs: dict, cfg_dict: dict, threads: int = 1, say=print) -> dict:
@@ -445,7 +443,9 @@ def run(instances_path: str, outputs: dict, cfg_dict: dict, threads: int = 1, sa
     write_table(table, outputs["embeddings"])
     write_table(inst_emb, outputs["instances"])
     history.to_csv(outputs["loss"], index=False)
-    plot_loss(history, outputs["plot"], "building-block embedding")
+    plot_curves(
+        history, ["loss", "contrastive", "aux"], outputs["plot"], "building-block embedding"
+    )
     Path(outputs["metrics"]).write_text(json.dumps(metrics, indent=2) + "\n")
     say(
         f"[embed_building_blocks] {len(inst)} instances of {len(table)} building blocks in -> "

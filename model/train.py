@@ -38,6 +38,7 @@ from model.config import StageConfig
 from model.data import CoarseMOF, compute_stats, load_coarse_mofs, make_batch
 from model.diffusion import CoarseDiffusion, Stats
 from model.iga import IGADenoiser
+from model.plots import plot_curves
 
 
 @dataclass
@@ -309,26 +310,6 @@ def embeddings_fingerprint(embeddings: pd.DataFrame) -> str:
     return h.hexdigest()[:16]
 
 
-def plot_history(history: pd.DataFrame, path: str | Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    win = max(1, len(history) // 50)
-    for col in ("loss", "mu", "sigma", "s", "lattice"):
-        ax.plot(history["step"], history[col].rolling(win, min_periods=1).mean(), label=col, lw=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(f"training loss (running mean over {win} steps)")
-    ax.set_title("coarse diffusion training")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--mofs", required=True)
@@ -412,7 +393,14 @@ def main(argv: list[str] | None = None) -> None:
             args.model, ema, cfg, stats, train_mofs[0].emb.shape[1], embeddings_fingerprint(emb)
         )
         history.to_csv(args.loss, index=False)
-        plot_history(history, args.plot)
+        plot_curves(
+            history,
+            ["loss", "mu", "sigma", "s", "lattice"],
+            args.plot,
+            "coarse diffusion training",
+            log=True,
+            smooth=True,
+        )
         Path(args.metrics).write_text(json.dumps(metrics, indent=2) + "\n")
         vl = val.get("total", float("nan"))
         say(

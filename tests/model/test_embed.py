@@ -13,6 +13,7 @@ from model.embed import (
     encode,
     fingerprint_classes,
     instance_graphs,
+    output_paths,
     train_embedding,
 )
 
@@ -129,15 +130,7 @@ def test_stage_outputs(tmp_path, fixture_instances):
     inst = fixture_instances.drop(columns=["fingerprint"]).copy()
     inst.loc[inst["mof_id"] == "VEHJUP_clean", "split"] = "test"
     write_table(inst, tmp_path / "inst.parquet")
-    names = {
-        "encoder": "encoder.pt",
-        "embeddings": "e.parquet",
-        "instances": "i.parquet",
-        "loss": "loss.csv",
-        "plot": "loss.png",
-        "metrics": "metrics.json",
-    }
-    out = {k: str(tmp_path / v) for k, v in names.items()}
+    out = output_paths(tmp_path)
     metrics = run(str(tmp_path / "inst.parquet"), out, {**FAST, "steps": 30}, say=lambda m: None)
     emb = pd.read_parquet(out["embeddings"])
     assert set(emb["block_id"]) == set(inst["block_id"])

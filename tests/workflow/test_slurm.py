@@ -70,7 +70,7 @@ def _scontrol(job: str) -> str:
     return res.stdout
 
 
-def test_whole_dag_through_slurm_then_rerun_only_the_last_stage(tmp_path):
+def test_whole_dag_through_slurm_then_rerun_only_the_changed_stages(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     cfg = write_test_config(work)
@@ -88,6 +88,7 @@ def test_whole_dag_through_slurm_then_rerun_only_the_last_stage(tmp_path):
         "train_diffusion",
         "sample_coarse",
         "assemble_mofs",
+        "validate_mofs",
     ]
     assert len(set(ids)) >= len(rules), out[-3000:]
     # every rule's job went through SLURM: one plugin log per job, named by its SLURM job id
@@ -107,14 +108,14 @@ def test_whole_dag_through_slurm_then_rerun_only_the_last_stage(tmp_path):
     for rule in ("embed_building_blocks", "train_diffusion", "sample_coarse"):
         assert "Partition=gpu" in by_rule[rule]
         assert "gres:gpu:1" in by_rule[rule] or "gres/gpu:1" in by_rule[rule], by_rule[rule]
-    for rule in ("select_dataset", "preprocess", "assemble_mofs"):
+    for rule in ("select_dataset", "preprocess", "assemble_mofs", "validate_mofs"):
         assert "Partition=cpu" in by_rule[rule]
         assert "gres:gpu" not in by_rule[rule] and "gres/gpu" not in by_rule[rule]
     # the preprocess job got the threads of its profile entry (scaled to the node)
     assert "NumCPUs=2" in by_rule["preprocess"] or "cpu=2" in by_rule["preprocess"]
     assert (work / "results" / "assemble" / "test" / "assembled.parquet").exists()
 
-    # change an assembly parameter: only assemble_mofs (and the target rule) rerun
+    # change an assembly parameter: only assemble_mofs and what follows it rerun
     c = yaml.safe_load(Path(cfg).read_text())
     c["assemble"]["steps"] = 15
     Path(cfg).write_text(yaml.safe_dump(c))
@@ -122,9 +123,9 @@ def test_whole_dag_through_slurm_then_rerun_only_the_last_stage(tmp_path):
     stats = re.search(r"Job stats:(.*?)\n\n", dry.stdout + dry.stderr, flags=re.S)
     assert stats, dry.stdout[-2000:]
     planned = set(re.findall(r"^(\w+)\s+\d+\s*$", stats.group(1), flags=re.M)) - {"total"}
-    assert planned == {"assemble_mofs", "all"}
+    assert planned == {"assemble_mofs", "validate_mofs", "all"}
     again = run_snakemake(
         work, "--configfile", str(cfg), "--profile", str(profile), "all", timeout=900
     )
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
-    assert len(set(_job_ids(again.stdout + again.stderr))) == 1
+    assert len(set(_job_ids(again.stdout + again.stderr))) == 2

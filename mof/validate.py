@@ -1,0 +1,207 @@
+"""Validation of MOF structures: MOFChecker checks and zeo++ porosity.
+
+The checks MOFDiff counted, each one a column (True means the structure passes it):
+
+==================================  ===========================================================
+column                              MOFChecker descriptor (and the value that passes)
+==================================  ===========================================================
+ok_has_carbon                       has_carbon (True)
+ok_has_hydrogen                     has_hydrogen (True)
+ok_has_metal                        has_metal (True)
+ok_no_atomic_overlaps               has_atomic_overlaps (False)
+ok_no_overcoordinated_c / _n / _h   has_overcoordinated_c / _n / _h (False)
+ok_no_undercoordinated_c / _n       has_undercoordinated_c / _n (False)
+ok_no_undercoordinated_rare_earth   has_undercoordinated_rare_earth (False)
+ok_no_undercoordinated_alkali       has_undercoordinated_alkali_alkaline (False)
+ok_no_lone_molecule                 has_lone_molecule (False)
+ok_no_high_charges                  has_high_charges (False; EqEq charges through pyeqeq)
+ok_no_suspicious_terminal_oxo       has_suspicicious_terminal_oxo (False)
+ok_no_exposed_metal                 has_geometrically_exposed_metal (False)
+==================================  ===========================================================
+
+MOFChecker's own ``is_porous`` needs zeo++'s ``network`` binary, which pyzeo does not ship; the
+porosity columns come from :mod:`mof.porosity` instead. ``valid`` = every check passes and the
+pore-limiting diameter is at least ``min_pld`` (2.4 A). A check that raises is recorded as
+failed (null value) with the error in ``check_errors``; one structure never stops the batch.
+Cheap checks run first; MOFChecker runs in worker processes that import it once.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# (column, MOFChecker descriptor, value that passes)
+CHECKS = [
+    ("ok_has_carbon", "has_carbon", True),
+    ("ok_has_hydrogen", "has_hydrogen", True),
+    ("ok_has_metal", "has_metal", True),
+    ("ok_no_atomic_overlaps", "has_atomic_overlaps", False),
+    ("ok_no_overcoordinated_c", "has_overcoordinated_c", False),
+    ("ok_no_overcoordinated_n", "has_overcoordinated_n", False),
+    ("ok_no_overcoordinated_h", "has_overcoordinated_h", False),
+    ("ok_no_undercoordinated_c", "has_undercoordinated_c", False),
+    ("ok_no_undercoordinated_n", "has_undercoordinated_n", False),
+    ("ok_no_undercoordinated_rare_earth", "has_undercoordinated_rare_earth", False),
+    ("ok_no_undercoordinated_alkali", "has_undercoordinated_alkali_alkaline", False),
+    ("ok_no_suspicious_terminal_oxo", "has_suspicicious_terminal_oxo", False),
+    ("ok_no_exposed_metal", "has_geometrically_exposed_metal", False),
+    ("ok_no_lone_molecule", "has_lone_molecule", False),  # expensive: last but one
+    ("ok_no_high_charges", "has_high_charges", False),  # expensive: last
+]
+CHECK_COLUMNS = [c[0] for c in CHECKS]
+
+
+@dataclass
+class ValidateParams:
+    min_pld: float = 2.4
+    probe_radius: float = 1.86
+    zeopp_samples: int = 2000
+    timeout: float = 600.0
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):  # noqa: ARG001
+    raise _Timeout()
+
+
+def check_structure(cif: str, timeout: float = 600.0) -> dict:
+    """MOFChecker checks of one CIF (run inside a worker process)."""
+    out: dict = {c: None for c in CHECK_COLUMNS}
+    errors = []
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(max(1, int(timeout)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from mofchecker import MOFChecker
+
+            mc = MOFChecker.from_cif(cif)
+            for col, attr, good in CHECKS:
+                try:
+                    out[col] = bool(getattr(mc, attr)) == good
+                except _Timeout:
+                    raise
+                except Exception as e:  # a failing check is a failed check, with its reason
+                    errors.append(f"{attr}: {type(e).__name__}: {str(e)[:120]}")
+    except _Timeout:
+        errors.append(f"MOFChecker took longer than {timeout:.0f} s")
+    except Exception as e:
+        errors.append(f"MOFChecker could not read the structure: {type(e).__name__}: {e}")
+    finally:
+        signal.alarm(0)
+    out["check_errors"] = "; ".join(errors)
+    return out
+
+
+def _work(args) -> dict:
+    from mof.porosity import porosity
+
+    sid, cif, p = args
+    t0 = time.perf_counter()
+    row = {"sample_id": sid}
+    row.update(check_structure(cif, p.timeout))
+    por = porosity(cif, p.probe_radius, p.zeopp_samples, p.timeout)
+    row.update(
+        {
+            k: por[k]
+            for k in ("lcd", "pld", "lfpd", "asa_m2_g", "asa_m2_cm3", "void_fraction", "density")
+        }
+    )
+    row["porosity_error"] = por["error"] or ""
+    failed = [c for c in CHECK_COLUMNS if row[c] is not True]
+    pld_ok = bool(np.isfinite(row["pld"]) and row["pld"] >= p.min_pld)
+    row["ok_pld"] = pld_ok
+    row["valid"] = not failed and pld_ok
+    if all(row[c] is None for c in CHECK_COLUMNS):
+        reasons = ["unreadable"]
+    else:
+        reasons = [c.removeprefix("ok_") for c in failed]
+    if not pld_ok:
+        reasons.append(f"pld<{p.min_pld}" if np.isfinite(row["pld"]) else "no_porosity")
+    row["reason"] = ";".join(reasons)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def validate_cifs(
+    items: list[tuple[str, str]],
+    params: ValidateParams | None = None,
+    processes: int = 1,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Validate (id, CIF path) pairs in parallel; one row per structure."""
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    p = params or ValidateParams()
+    jobs = [(sid, str(cif), p) for sid, cif in items]
+    bar = dict(
+        total=len(jobs),
+        desc="validate: structures",
+        unit="mof",
+        file=sys.stderr,
+        disable=not progress,
+        mininterval=1.0,
+    )
+    if processes <= 1 or len(jobs) < 2:
+        rows = [_work(j) for j in tqdm(jobs, **bar)]
+    else:
+        with get_context("fork").Pool(processes, maxtasksperchild=50) as pool:
+            rows = list(tqdm(pool.imap(_work, jobs), **bar))
+    cols = [
+        "sample_id",
+        *CHECK_COLUMNS,
+        "check_errors",
+        "lcd",
+        "pld",
+        "lfpd",
+        "asa_m2_g",
+        "asa_m2_cm3",
+        "void_fraction",
+        "density",
+        "porosity_error",
+        "ok_pld",
+        "valid",
+        "reason",
+        "seconds",
+    ]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in CHECK_COLUMNS:
+        df[c] = df[c].astype("boolean")
+    return df
+
+
+def run(
+    assembled_path: str, cif_dir: str, output: str, cfg: dict, processes: int = 1, say=print
+) -> pd.DataFrame:
+    """The validate_mofs stage: every ``assembled`` structure's CIF is checked."""
+    from collections import Counter
+    from pathlib import Path
+
+    from mof.io import read_table, write_table
+
+    table = read_table(assembled_path)
+    ok = table[table["status"] == "assembled"]
+    items = [(r.sample_id, str(Path(cif_dir) / r.cif)) for r in ok.itertuples()]
+    known = ValidateParams.__dataclass_fields__
+    params = ValidateParams(**{k: v for k, v in cfg.items() if k in known})
+    df = validate_cifs(items, params, processes)
+    write_table(df, output)
+    fails = Counter(code for r in df["reason"] for code in r.split(";") if code)
+    top = ", ".join(f"{k} {v}" for k, v in fails.most_common(6)) or "none"
+    say(
+        f"[validate_mofs] {len(table)} structures, {len(items)} assembled in -> "
+        f"{int(df['valid'].sum()) if len(df) else 0} valid; failures: {top}"
+    )
+    return df

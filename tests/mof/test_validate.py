@@ -1,0 +1,36 @@
+"""MOFChecker + zeo++ validation of real CoRE MOFs and of bad inputs."""
+
+import pytest
+
+from mof.validate import CHECK_COLUMNS, ValidateParams, validate_cifs
+
+
+@pytest.fixture(scope="module")
+def table(cif_dir):
+    names = ["FIQCEN_clean", "OFERUN_clean", "ABAVIJ_clean", "broken_truncated", "nometal_mof5"]
+    items = [(n, cif_dir / f"{n}.cif") for n in names]
+    return validate_cifs(items, ValidateParams(), processes=2, progress=False).set_index(
+        "sample_id"
+    )
+
+
+def test_real_mofs_pass_and_columns_are_filled(table):
+    for name in ("FIQCEN_clean", "OFERUN_clean"):
+        row = table.loc[name]
+        assert row[CHECK_COLUMNS].notna().all(), row["check_errors"]
+        assert row["valid"], row["reason"]
+        assert row["pld"] > 2.4 and row["density"] > 0.5
+
+
+def test_dense_mof_fails_only_on_pore_size(table):
+    row = table.loc["ABAVIJ_clean"]
+    assert bool(row[CHECK_COLUMNS].all())
+    assert not row["valid"] and row["reason"] == "pld<2.4"
+
+
+def test_bad_inputs_are_rows_with_reasons(table):
+    assert table.loc["broken_truncated", "reason"].split(";")[0] == "unreadable"
+    assert "could not read" in table.loc["broken_truncated", "check_errors"]
+    nometal = table.loc["nometal_mof5"]
+    assert not nometal["valid"] and "has_metal" in nometal["reason"].split(";")
+    assert len(table) == 5

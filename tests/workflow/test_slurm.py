@@ -89,6 +89,7 @@ def test_whole_dag_through_slurm_then_rerun_only_the_changed_stages(tmp_path):
         "sample_coarse",
         "assemble_mofs",
         "validate_mofs",
+        "report",
     ]
     assert len(set(ids)) >= len(rules), out[-3000:]
     # every rule's job went through SLURM: one plugin log per job, named by its SLURM job id
@@ -108,7 +109,7 @@ def test_whole_dag_through_slurm_then_rerun_only_the_changed_stages(tmp_path):
     for rule in ("embed_building_blocks", "train_diffusion", "sample_coarse"):
         assert "Partition=gpu" in by_rule[rule]
         assert "gres:gpu:1" in by_rule[rule] or "gres/gpu:1" in by_rule[rule], by_rule[rule]
-    for rule in ("select_dataset", "preprocess", "assemble_mofs", "validate_mofs"):
+    for rule in ("select_dataset", "preprocess", "assemble_mofs", "validate_mofs", "report"):
         assert "Partition=cpu" in by_rule[rule]
         assert "gres:gpu" not in by_rule[rule] and "gres/gpu" not in by_rule[rule]
     # the preprocess job got the threads of its profile entry (scaled to the node)
@@ -123,9 +124,9 @@ def test_whole_dag_through_slurm_then_rerun_only_the_changed_stages(tmp_path):
     stats = re.search(r"Job stats:(.*?)\n\n", dry.stdout + dry.stderr, flags=re.S)
     assert stats, dry.stdout[-2000:]
     planned = set(re.findall(r"^(\w+)\s+\d+\s*$", stats.group(1), flags=re.M)) - {"total"}
-    assert planned == {"assemble_mofs", "validate_mofs", "all"}
+    assert planned == {"assemble_mofs", "validate_mofs", "report", "all"}
     again = run_snakemake(
         work, "--configfile", str(cfg), "--profile", str(profile), "all", timeout=900
     )
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
-    assert len(set(_job_ids(again.stdout + again.stderr))) == 2
+    assert len(set(_job_ids(again.stdout + again.stderr))) == 3

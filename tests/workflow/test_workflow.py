@@ -37,6 +37,8 @@ def test_full_run_on_tiny_dataset(tmp_path):
         "periodic_component",
     }
     assert len(blocks) > 0 and blocks["count"].sum() == mofs["n_blocks"].sum()
+    report = (tmp_path / "results" / "report" / "test" / "tables.md").read_text()
+    assert "## Funnel" in report and "MOFDiff" in report
     # summary lines reach the terminal and the logs
     assert "[preprocess] 11 in -> 7 decomposed, 4 rejected" in res.stderr
     log = (tmp_path / "logs" / "preprocess" / "preprocess.log").read_text()

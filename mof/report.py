@@ -1,0 +1,266 @@
+"""The report stage: the MOF-generation funnel, novelty and uniqueness, per-check failures and
+property distributions, as MOF generation papers report them.
+
+Novelty and uniqueness criterion (stated in the report): two structures are the same when they
+have the same building-block key (the multiset of building-block identities, reduced by the
+greatest common divisor of the counts, so that a supercell has the key of its cell) *and*
+pymatgen's StructureMatcher (default tolerances) matches them. The key is the cheap identifier
+that avoids all-pairs matching: only structures with equal keys are matched. A valid sample is
+novel when no training MOF is the same; valid-novel samples are unique up to the first of each
+group of equal ones.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from functools import reduce
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REFERENCES = [
+    # (method, sampled, valid, valid-novel-unique, note)
+    ("MOFDiff (Fu et al. 2024)", 10000, 3012, 2998, "BW-DB training set (289k MOFs), UFF relaxed"),
+    ("Mofasa", None, "52.9%", "40-46%", "QMOF training set"),
+]
+PROPERTIES = [
+    ("lcd", "LCD (A)"),
+    ("pld", "PLD (A)"),
+    ("asa_m2_g", "ASA (m2/g)"),
+    ("void_fraction", "void fraction"),
+    ("density", "density (g/cm3)"),
+]
+
+
+def block_key(block_ids) -> str:
+    """Multiset of building-block ids reduced by the gcd of the counts."""
+    counts = Counter(block_ids)
+    if not counts:
+        return ""
+    g = reduce(math.gcd, counts.values())
+    return ";".join(f"{b}x{c // g}" for b, c in sorted(counts.items()))
+
+
+def _structure(lattice, species, frac):
+    from pymatgen.core import Structure
+
+    return Structure(np.reshape(lattice, (3, 3)), list(species), np.reshape(frac, (-1, 3)))
+
+
+def _same(a, b) -> bool:
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bool(StructureMatcher().fit(a, b))
+
+
+def novelty_uniqueness(
+    samples: dict[str, tuple[str, object]], training: dict[str, list[object]]
+) -> pd.DataFrame:
+    """samples: id -> (key, Structure); training: key -> training Structures.
+
+    Returns sample_id, key, novel, unique (unique among the novel ones), same_as.
+    """
+    rows = []
+    kept: dict[str, list[tuple[str, object]]] = {}
+    for sid, (key, s) in samples.items():
+        match = next((i for i, t in enumerate(training.get(key, [])) if _same(s, t)), None)
+        novel = match is None
+        unique, same_as = False, ""
+        if novel:
+            dup = next((other for other, o in kept.get(key, []) if _same(s, o)), None)
+            unique = dup is None
+            same_as = dup or ""
+            if unique:
+                kept.setdefault(key, []).append((sid, s))
+        else:
+            same_as = "training"
+        rows.append(
+            {"sample_id": sid, "key": key, "novel": novel, "unique": unique, "same_as": same_as}
+        )
+    return pd.DataFrame(rows, columns=["sample_id", "key", "novel", "unique", "same_as"])
+
+
+def plot_properties(generated: pd.DataFrame, training: pd.DataFrame, path: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(PROPERTIES), figsize=(4 * len(PROPERTIES), 3.4))
+    for ax, (col, label) in zip(axes, PROPERTIES):
+        tr = pd.to_numeric(training.get(col, pd.Series(dtype=float)), errors="coerce").dropna()
+        ge = pd.to_numeric(generated.get(col, pd.Series(dtype=float)), errors="coerce").dropna()
+        data = [x for x in (tr, ge) if len(x)]
+        bins = np.histogram_bin_edges(np.concatenate(data), bins=25) if data else 10
+        if len(tr):
+            ax.hist(tr, bins=bins, density=True, alpha=0.5, label=f"training ({len(tr)})")
+        if len(ge):
+            ax.hist(ge, bins=bins, density=True, alpha=0.5, label=f"generated ({len(ge)})")
+        if not len(ge):
+            ax.text(0.5, 0.9, "no valid generated MOF", transform=ax.transAxes, ha="center")
+        ax.set_xlabel(label)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def build_report(
+    coarse: pd.DataFrame,
+    assembled: pd.DataFrame,
+    validation: pd.DataFrame,
+    structures: pd.DataFrame,
+    mofs: pd.DataFrame,
+    cif_dir: str | Path,
+    run: str,
+    out_dir: str | Path,
+) -> dict:
+    """Write tables.md, funnel.csv, checks.csv, novelty.csv and properties.png into out_dir."""
+    from mof.validate import CHECK_COLUMNS
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_sampled = len(coarse)
+    n_assembled = int((assembled["status"] == "assembled").sum())
+    valid = validation[validation["valid"].astype(bool)] if len(validation) else validation
+    # novelty / uniqueness of the valid samples
+    key_of = dict(zip(coarse["sample_id"], coarse["block_ids"].apply(block_key)))
+    st = structures.set_index("id")
+    train_ids = set(mofs.loc[mofs["split"] == "train", "id"])
+    training: dict[str, list] = {}
+    for r in mofs[mofs["id"].isin(train_ids)].itertuples():
+        row = st.loc[r.id]
+        training.setdefault(block_key(r.block_ids), []).append(
+            _structure(row["lattice"], row["species"], row["frac_coords"])
+        )
+    samples = {}
+    cif_of = dict(zip(assembled["sample_id"], assembled["cif"]))
+    from mof.io import read_cif
+
+    for sid in valid["sample_id"] if len(valid) else []:
+        cr = read_cif(Path(cif_dir) / cif_of[sid])
+        samples[sid] = (key_of.get(sid, ""), _structure(cr.lattice, cr.species, cr.frac))
+    nov = novelty_uniqueness(samples, training)
+    n_valid = len(valid)
+    n_novel = int(nov["novel"].sum()) if len(nov) else 0
+    n_vnu = int((nov["novel"] & nov["unique"]).sum()) if len(nov) else 0
+
+    def pct(x):
+        return f"{100 * x / n_sampled:.1f}%" if n_sampled else "-"
+
+    funnel = pd.DataFrame(
+        [
+            ("sampled", str(n_sampled), pct(n_sampled)),
+            ("assembled", str(n_assembled), pct(n_assembled)),
+            ("relaxed", "-", "not run (rule relax_uff not built yet)"),
+            ("valid", str(n_valid), pct(n_valid)),
+            ("valid + novel", str(n_novel), pct(n_novel)),
+            ("valid + novel + unique", str(n_vnu), pct(n_vnu)),
+        ],
+        columns=["stage", "count", "% of sampled"],
+    )
+    checks = pd.DataFrame(
+        {
+            "check": [c.removeprefix("ok_") for c in CHECK_COLUMNS] + ["pld>=2.4"],
+            "failed": [
+                int((validation[c] == False).sum()) if len(validation) else 0  # noqa: E712
+                for c in CHECK_COLUMNS
+            ]
+            + [int((~validation["ok_pld"].astype(bool)).sum()) if len(validation) else 0],
+            "not run / error": [
+                int(validation[c].isna().sum()) if len(validation) else 0 for c in CHECK_COLUMNS
+            ]
+            + [0],
+        }
+    )
+    funnel.to_csv(out / "funnel.csv", index=False)
+    checks.to_csv(out / "checks.csv", index=False)
+    nov.to_csv(out / "novelty.csv", index=False)
+    train_props = structures[structures["split"] == "train"]
+    plot_properties(valid, train_props, out / "properties.png")
+
+    def md(df: pd.DataFrame) -> str:
+        cols = list(df.columns)
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for r in df.itertuples(index=False):
+            lines.append(
+                "| "
+                + " | ".join(
+                    "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in r
+                )
+                + " |"
+            )
+        return "\n".join(lines)
+
+    ref = pd.DataFrame(
+        [
+            (
+                m,
+                s if s is not None else "",
+                v if isinstance(v, str) else f"{v} ({100 * v / s:.1f}%)",
+                u if isinstance(u, str) else f"{u} ({100 * u / s:.1f}%)",
+                note,
+            )
+            for m, s, v, u, note in REFERENCES
+        ],
+        columns=["method", "sampled", "valid", "valid + novel + unique", "note"],
+    )
+    text = f"""# Generation report: run `{run}`
+
+## Funnel
+
+{md(funnel)}
+
+Published reference rows:
+
+{md(ref)}
+
+Valid: every MOFChecker check MOFDiff counted passes and the zeo++ pore-limiting diameter is at
+least 2.4 A. Novel / unique: two structures are the same when their building-block keys (the
+multiset of building-block identities, reduced by the gcd of the counts) are equal and pymatgen's
+StructureMatcher (default tolerances) matches them; novel = the same as no training MOF (of
+{len(train_ids)}), unique = the first of each group of equal novel samples.
+
+## Failed checks (of {len(validation)} validated structures)
+
+{md(checks)}
+
+## Properties
+
+Generated (valid) versus training distributions: `properties.png` (LCD, PLD, accessible surface
+area, void fraction, density; training values from the CoRE MOF CSV).
+"""
+    (out / "tables.md").write_text(text)
+    return {
+        "sampled": n_sampled,
+        "assembled": n_assembled,
+        "valid": n_valid,
+        "novel": n_novel,
+        "vnu": n_vnu,
+    }
+
+
+def run(inputs: dict, out_dir: str, run_name: str, say=print) -> None:
+    """The report stage. ``inputs``: coarse, assembled, cifs, validation, structures, mofs."""
+    from mof.io import read_table
+
+    res = build_report(
+        read_table(inputs["coarse"]),
+        read_table(inputs["assembled"]),
+        read_table(inputs["validation"]),
+        read_table(inputs["structures"]),
+        read_table(inputs["mofs"]),
+        inputs["cifs"],
+        run_name,
+        out_dir,
+    )
+    say(
+        f"[report] {run_name}: sampled {res['sampled']} -> assembled {res['assembled']} -> "
+        f"valid {res['valid']} -> novel {res['novel']} -> unique {res['vnu']}; "
+        f"tables in {out_dir}/tables.md"
+    )

@@ -1,0 +1,74 @@
+"""Report: building-block keys, novelty/uniqueness by key + StructureMatcher, the tables."""
+
+import shutil
+
+import pandas as pd
+
+from mof.report import block_key, build_report, novelty_uniqueness
+from mof.validate import CHECK_COLUMNS
+
+
+def test_block_key_is_a_reduced_multiset():
+    assert block_key(["A", "B", "A", "B"]) == block_key(["B", "A"]) == "Ax1;Bx1"
+    assert block_key(["A", "A", "B"]) != block_key(["A", "B"])
+
+
+def test_novelty_and_uniqueness(real_crystals):
+    from pymatgen.core import Structure
+
+    def s(name, shift=0.0):
+        cr = real_crystals[name]
+        return Structure(cr.lattice, cr.species, cr.frac + shift)
+
+    training = {"k_hk": [s("FIQCEN_clean")]}
+    samples = {
+        "a": ("k_hk", s("FIQCEN_clean", 0.13)),  # HKUST-1 again, translated: not novel
+        "b": ("k_mof5", s("EDUSIF_clean")),  # novel
+        "c": ("k_mof5", s("EDUSIF_clean", 0.31)),  # same as b: novel, not unique
+        "d": ("k_hk", s("OFERUN_clean")),  # same key as HKUST-1, other structure: novel
+    }
+    nov = novelty_uniqueness(samples, training).set_index("sample_id")
+    assert nov["novel"].to_dict() == {"a": False, "b": True, "c": True, "d": True}
+    assert nov["unique"].to_dict() == {"a": False, "b": True, "c": False, "d": True}
+    assert nov.loc["c", "same_as"] == "b"
+
+
+def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
+    structures, mofs, _, _ = fixture_tables
+    cdir = tmp_path / "cif"
+    cdir.mkdir()
+    shutil.copy(cif_dir / "EDUSIF_clean.cif", cdir / "s1.cif")
+    shutil.copy(cif_dir / "FIQCEN_clean.cif", cdir / "s2.cif")
+    hk = mofs.set_index("id").loc["FIQCEN_clean"]
+    coarse = pd.DataFrame(
+        {"sample_id": ["s1", "s2", "s3"], "block_ids": [["x", "y"], list(hk["block_ids"]), ["z"]]}
+    )
+    assembled = pd.DataFrame(
+        {
+            "sample_id": ["s1", "s2", "s3"],
+            "status": ["assembled", "assembled", "failed"],
+            "cif": ["s1.cif", "s2.cif", None],
+        }
+    )
+    val = pd.DataFrame(
+        {
+            "sample_id": ["s1", "s2"],
+            "valid": [True, True],
+            "ok_pld": [True, True],
+            "lcd": [15.0, 13.2],
+            "pld": [7.9, 6.7],
+            "asa_m2_g": [3600.0, 2160.0],
+            "void_fraction": [0.8, 0.72],
+            "density": [0.59, 0.88],
+        }
+    )
+    for c in CHECK_COLUMNS:
+        val[c] = True
+    res = build_report(coarse, assembled, val, structures, mofs, cdir, "t", tmp_path / "rep")
+    # s2 is HKUST-1, a training MOF (same key, matching structure): valid, not novel
+    assert res == {"sampled": 3, "assembled": 2, "valid": 2, "novel": 1, "vnu": 1}
+    text = (tmp_path / "rep" / "tables.md").read_text()
+    assert "MOFDiff" in text and "StructureMatcher" in text and "| valid | 2 |" in text
+    funnel = pd.read_csv(tmp_path / "rep" / "funnel.csv")
+    assert list(funnel["stage"])[0] == "sampled"
+    assert (tmp_path / "rep" / "properties.png").read_bytes()[:4] == b"\x89PNG"

@@ -436,33 +436,27 @@ def assemble_table(
     got atoms (assembled or partial) into ``cif_dir``; return the per-structure table:
     sample_id, n_blocks, status, reason (codes), detail, n_atoms, n_cp_node, n_cp_linker,
     mismatch_mean, mismatch_max (A), min_atom_distance (A), seconds, cif (file name or null)."""
-    import sys
-    from multiprocessing import get_context
     from pathlib import Path
 
     import pandas as pd
-    from tqdm import tqdm
 
     from mof.io import write_cif
+    from mof.parallel import progress_map
 
     cif_dir = Path(cif_dir)
     cif_dir.mkdir(parents=True, exist_ok=True)
     cols = ["sample_id", "n_blocks", "lattice", "centres_frac", "sigmas", "block_ids"]
     rows = coarse[cols].to_dict("records")
-    bar = dict(
-        total=len(rows),
-        desc="assemble: structures",
-        unit="mof",
-        file=sys.stderr,
-        disable=not progress,
-        mininterval=1.0,
+    results = progress_map(
+        _assemble_row,
+        rows,
+        processes,
+        "assemble: structures",
+        _init_worker,
+        (library, params),
+        min_parallel=4,
+        progress=progress,
     )
-    if processes <= 1 or len(rows) < 4:
-        _init_worker(library, params)
-        results = [_assemble_row(r) for r in tqdm(rows, **bar)]
-    else:
-        with get_context("fork").Pool(processes, _init_worker, (library, params)) as pool:
-            results = list(tqdm(pool.imap(_assemble_row, rows), **bar))
     table = []
     for out, crystal, bonds in results:
         out["cif"] = None

@@ -60,18 +60,16 @@ radius_of_gyration  sqrt(trace(Sigma)) of the representative, Angstrom
 
 from __future__ import annotations
 
-import sys
 import traceback
 from collections import Counter
-from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from mof.dataset import crystal_from_row
 from mof.decompose import DecomposeParams, Decomposition, Rejection, formula_of
 from mof.elements import symbol
+from mof.parallel import progress_map
 
 CARRIED_PROPERTIES = [
     "lcd",
@@ -123,22 +121,16 @@ def decompose_all(
     cols = ["id", "parse_error", "lattice", "species", "frac_coords", "occupancy"]
     rows = structures[cols].to_dict("records")
     split_of = dict(zip(structures["id"], structures["split"]))
-    results: list[tuple[str, Decomposition | tuple[str, str]]] = []
-    bar = dict(
-        total=len(rows),
-        desc="preprocess: decomposing",
-        unit="mof",
-        disable=not progress,
-        file=sys.stderr,
-        mininterval=1.0,
+    results = progress_map(
+        _work,
+        rows,
+        processes,
+        "preprocess: decomposing",
+        _init,
+        (params,),
+        min_parallel=8,
+        progress=progress,
     )
-    if processes <= 1 or len(rows) < 8:
-        _init(params)
-        results = [_work(r) for r in tqdm(rows, **bar)]
-    else:
-        with get_context("fork").Pool(processes, initializer=_init, initargs=(params,)) as pool:
-            chunk = max(1, min(16, len(rows) // (processes * 8)))
-            results = list(tqdm(pool.imap(_work, rows, chunksize=chunk), **bar))
     decs = [r for _, r in results if isinstance(r, Decomposition)]
     rej = [
         {"id": cid, "split": split_of[cid], "reason": r[0], "detail": r[1]}

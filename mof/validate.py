@@ -29,7 +29,6 @@ Cheap checks run first; MOFChecker runs in worker processes that import it once.
 from __future__ import annotations
 
 import signal
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -140,25 +139,13 @@ def validate_cifs(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Validate (id, CIF path) pairs in parallel; one row per structure."""
-    from multiprocessing import get_context
-
-    from tqdm import tqdm
+    from mof.parallel import progress_map
 
     p = params or ValidateParams()
     jobs = [(sid, str(cif), p) for sid, cif in items]
-    bar = dict(
-        total=len(jobs),
-        desc="validate: structures",
-        unit="mof",
-        file=sys.stderr,
-        disable=not progress,
-        mininterval=1.0,
+    rows = progress_map(
+        _work, jobs, processes, "validate: structures", maxtasksperchild=50, progress=progress
     )
-    if processes <= 1 or len(jobs) < 2:
-        rows = [_work(j) for j in tqdm(jobs, **bar)]
-    else:
-        with get_context("fork").Pool(processes, maxtasksperchild=50) as pool:
-            rows = list(tqdm(pool.imap(_work, jobs), **bar))
     cols = [
         "sample_id",
         *CHECK_COLUMNS,

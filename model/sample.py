@@ -13,12 +13,21 @@ sigmas              9 K floats, (K, 3, 3) Gaussian shapes, Angstrom^2
 embeddings          K d floats, (K, d) sampled building-block embeddings
 block_ids           K nearest library building blocks (exact search, Euclidean)
 block_kinds         K node / linker
-decode_distance     K distances to those nearest library vectors
+decode_distance     K distances to the chosen library vectors
+n_redecoded         blocks that are not the nearest one (balanced decoding, below)
 n_cp_node           connection points on the decoded nodes
 n_cp_linker         connection points on the decoded linkers
 compatible          the two counts are equal (every node point can meet a linker point)
 note                why not, when not compatible
 ==================  ==========================================================================
+
+Decoding. ``decode_top_k = 1`` decodes every sampled embedding to its nearest library block.
+With ``decode_top_k = k > 1`` (the default, 5) the decoder chooses, for each Gaussian, one of its
+k nearest blocks so that the sum of distances is smallest *subject to* the sample having a node
+and a linker and as many connection points on nodes as on linkers (the condition assembly needs);
+an exact dynamic programme over the connection-point difference. When no choice balances, the
+nearest blocks are kept and the sample is marked not compatible. ``n_redecoded`` counts the
+Gaussians that did not get their nearest block.
 """
 
 from __future__ import annotations
@@ -36,6 +45,37 @@ from model.embed import NearestBlockIndex
 from model.train import embeddings_fingerprint, load_model
 
 
+def balanced_choice(
+    options: list[list[tuple[float, int, bool]]],
+) -> list[int] | None:
+    """Choose one option per Gaussian: least total distance with balanced connection points.
+
+    Args:
+        options: per Gaussian, its candidates ``(distance, n_connections, is_node)``.
+
+    Returns:
+        the chosen candidate index per Gaussian, or None when no choice has a node, a linker and
+        as many connection points on nodes as on linkers.
+    """
+    # state: (node CPs - linker CPs, has node, has linker) -> (cost, choices)
+    states: dict[tuple[int, bool, bool], tuple[float, list[int]]] = {(0, False, False): (0.0, [])}
+    for cands in options:
+        nxt: dict[tuple[int, bool, bool], tuple[float, list[int]]] = {}
+        for (diff, has_n, has_l), (cost, picks) in states.items():
+            for ci, (dist, ncp, is_node) in enumerate(cands):
+                key = (
+                    diff + (ncp if is_node else -ncp),
+                    has_n or is_node,
+                    has_l or not is_node,
+                )
+                c = cost + float(dist)
+                if key not in nxt or c < nxt[key][0]:
+                    nxt[key] = (c, [*picks, ci])
+        states = nxt
+    best = states.get((0, True, True))
+    return None if best is None else best[1]
+
+
 def sample_coarse(
     model_path: str,
     embeddings: pd.DataFrame,
@@ -47,6 +87,7 @@ def sample_coarse(
     run: str = "run",
     device: str = "auto",
     progress: bool = True,
+    decode_top_k: int = 5,
 ) -> pd.DataFrame:
     """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns)."""
     dev = torch.device(
@@ -82,8 +123,19 @@ def sample_coarse(
         out = sampler.sample(ks, gen, device=dev)
         for j, k in enumerate(ks):
             emb = out["s"][j, :k].numpy()
-            ids, dist = index.query(emb)
-            ids = ids[:, 0].tolist()
+            top_ids, top_dist = index.query(emb, max(1, decode_top_k))
+            picks = None
+            if decode_top_k > 1:
+                picks = balanced_choice(
+                    [
+                        [(d, int(ncp[b]), kind_of[b] == "node") for b, d in zip(bs, ds)]
+                        for bs, ds in zip(top_ids, top_dist)
+                    ]
+                )
+            if picks is None:
+                picks = [0] * k
+            ids = [str(top_ids[g, c]) for g, c in enumerate(picks)]
+            dist = np.array([top_dist[g, c] for g, c in enumerate(picks)])
             kinds = [kind_of[b] for b in ids]
             n_node = int(sum(ncp[b] for b, kd in zip(ids, kinds) if kd == "node"))
             n_link = int(sum(ncp[b] for b, kd in zip(ids, kinds) if kd != "node"))
@@ -108,7 +160,8 @@ def sample_coarse(
                     "embeddings": emb.reshape(-1).tolist(),
                     "block_ids": ids,
                     "block_kinds": kinds,
-                    "decode_distance": dist[:, 0].tolist(),
+                    "decode_distance": dist.tolist(),
+                    "n_redecoded": int(sum(c != 0 for c in picks)),
                     "n_cp_node": n_node,
                     "n_cp_linker": n_link,
                     "compatible": note == "",
@@ -143,6 +196,7 @@ def run(
         steps=cfg["steps"],
         run=run_name,
         device=cfg.get("device", "auto"),
+        decode_top_k=cfg.get("decode_top_k", 5),
     )
     write_table(df, output)
     say(

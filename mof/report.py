@@ -110,9 +110,41 @@ def plot_properties(generated: pd.DataFrame, training: pd.DataFrame, path: str |
     plt.close(fig)
 
 
+def relaxation_summary(relaxed: pd.DataFrame) -> pd.DataFrame:
+    """One row per relaxation outcome (relaxed, then each failure reason): count, median
+    seconds, and for relaxed structures the median energy drop and volume change."""
+    rows = []
+    if len(relaxed):
+        ok = relaxed[relaxed["status"] == "relaxed"]
+        drop = (ok["energy_initial"] - ok["energy_final"]).astype(float)
+        rows.append(
+            (
+                "relaxed",
+                len(ok),
+                f"{ok['seconds'].median():.1f}" if len(ok) else "",
+                f"{drop.median():.3f}" if len(ok) else "",
+                f"{100 * ok['volume_change'].astype(float).median():+.1f}%" if len(ok) else "",
+            )
+        )
+        failed = relaxed[relaxed["status"] != "relaxed"]
+        for reason, grp in failed.groupby("reason"):
+            rows.append((f"failed: {reason}", len(grp), f"{grp['seconds'].median():.1f}", "", ""))
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "outcome",
+            "count",
+            "median s",
+            "median energy drop (kcal/mol/atom)",
+            "median volume change",
+        ],
+    )
+
+
 def build_report(
     coarse: pd.DataFrame,
     assembled: pd.DataFrame,
+    relaxed: pd.DataFrame,
     validation: pd.DataFrame,
     structures: pd.DataFrame,
     mofs: pd.DataFrame,
@@ -120,13 +152,15 @@ def build_report(
     run: str,
     out_dir: str | Path,
 ) -> dict:
-    """Write tables.md, funnel.csv, checks.csv, novelty.csv and properties.png into out_dir."""
+    """Write tables.md, funnel.csv, relax.csv, checks.csv, novelty.csv and properties.png into
+    out_dir. ``cif_dir`` holds the relaxed CIFs named in ``relaxed['cif']``."""
     from mof.validate import CHECK_COLUMNS
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_sampled = len(coarse)
     n_assembled = int((assembled["status"] == "assembled").sum())
+    n_relaxed = int((relaxed["status"] == "relaxed").sum()) if len(relaxed) else 0
     valid = validation[validation["valid"].astype(bool)] if len(validation) else validation
     # novelty / uniqueness of the valid samples
     key_of = dict(zip(coarse["sample_id"], coarse["block_ids"].apply(block_key)))
@@ -139,7 +173,7 @@ def build_report(
             _structure(row["lattice"], row["species"], row["frac_coords"])
         )
     samples = {}
-    cif_of = dict(zip(assembled["sample_id"], assembled["cif"]))
+    cif_of = dict(zip(relaxed["sample_id"], relaxed["cif"])) if len(relaxed) else {}
     from mof.io import read_cif
 
     for sid in valid["sample_id"] if len(valid) else []:
@@ -157,7 +191,7 @@ def build_report(
         [
             ("sampled", str(n_sampled), pct(n_sampled)),
             ("assembled", str(n_assembled), pct(n_assembled)),
-            ("relaxed", "-", "not run (rule relax_uff not built yet)"),
+            ("relaxed", str(n_relaxed), pct(n_relaxed)),
             ("valid", str(n_valid), pct(n_valid)),
             ("valid + novel", str(n_novel), pct(n_novel)),
             ("valid + novel + unique", str(n_vnu), pct(n_vnu)),
@@ -178,7 +212,9 @@ def build_report(
             + [0],
         }
     )
+    relax_table = relaxation_summary(relaxed)
     funnel.to_csv(out / "funnel.csv", index=False)
+    relax_table.to_csv(out / "relax.csv", index=False)
     checks.to_csv(out / "checks.csv", index=False)
     nov.to_csv(out / "novelty.csv", index=False)
     train_props = structures[structures["split"] == "train"]
@@ -226,7 +262,11 @@ multiset of building-block identities, reduced by the gcd of the counts) are equ
 StructureMatcher (default tolerances) matches them; novel = the same as no training MOF (of
 {len(train_ids)}), unique = the first of each group of equal novel samples.
 
-## Failed checks (of {len(validation)} validated structures)
+## Relaxation (UFF4MOF / UFF with LAMMPS, of {n_assembled} assembled structures)
+
+{md(relax_table)}
+
+## Failed checks (of {len(validation)} validated relaxed structures)
 
 {md(checks)}
 
@@ -239,6 +279,7 @@ area, void fraction, density; training values from the CoRE MOF CSV).
     return {
         "sampled": n_sampled,
         "assembled": n_assembled,
+        "relaxed": n_relaxed,
         "valid": n_valid,
         "novel": n_novel,
         "vnu": n_vnu,
@@ -246,12 +287,14 @@ area, void fraction, density; training values from the CoRE MOF CSV).
 
 
 def run(inputs: dict, out_dir: str, run_name: str, say=print) -> None:
-    """The report stage. ``inputs``: coarse, assembled, cifs, validation, structures, mofs."""
+    """The report stage. ``inputs``: coarse, assembled, relaxed, cifs (relaxed CIFs), validation,
+    structures, mofs."""
     from mof.io import read_table
 
     res = build_report(
         read_table(inputs["coarse"]),
         read_table(inputs["assembled"]),
+        read_table(inputs["relaxed"]),
         read_table(inputs["validation"]),
         read_table(inputs["structures"]),
         read_table(inputs["mofs"]),
@@ -261,6 +304,7 @@ def run(inputs: dict, out_dir: str, run_name: str, say=print) -> None:
     )
     say(
         f"[report] {run_name}: sampled {res['sampled']} -> assembled {res['assembled']} -> "
+        f"relaxed {res['relaxed']} -> "
         f"valid {res['valid']} -> novel {res['novel']} -> unique {res['vnu']}; "
         f"tables in {out_dir}/tables.md"
     )

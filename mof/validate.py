@@ -170,16 +170,23 @@ def validate_cifs(
 
 
 def run(
-    assembled_path: str, cif_dir: str, output: str, cfg: dict, processes: int = 1, say=print
+    table_path: str,
+    cif_dir: str,
+    output: str,
+    cfg: dict,
+    processes: int = 1,
+    say=print,
+    status: str = "relaxed",
 ) -> pd.DataFrame:
-    """The validate_mofs stage: every ``assembled`` structure's CIF is checked."""
+    """The validate_mofs stage: the CIF of every structure of ``table_path`` (the relaxation's
+    table) whose ``status`` is ``status`` is checked."""
     from collections import Counter
     from pathlib import Path
 
     from mof.io import read_table, write_table
 
-    table = read_table(assembled_path)
-    ok = table[table["status"] == "assembled"]
+    table = read_table(table_path)
+    ok = table[table["status"] == status]
     items = [(r.sample_id, str(Path(cif_dir) / r.cif)) for r in ok.itertuples()]
     known = ValidateParams.__dataclass_fields__
     params = ValidateParams(**{k: v for k, v in cfg.items() if k in known})
@@ -188,7 +195,7 @@ def run(
     fails = Counter(code for r in df["reason"] for code in r.split(";") if code)
     top = ", ".join(f"{k} {v}" for k, v in fails.most_common(6)) or "none"
     say(
-        f"[validate_mofs] {len(table)} structures, {len(items)} assembled in -> "
+        f"[validate_mofs] {len(table)} structures, {len(items)} {status} in -> "
         f"{int(df['valid'].sum()) if len(df) else 0} valid; failures: {top}"
     )
     return df

@@ -1,17 +1,19 @@
-# Stage 8: the paper tables: funnel, novelty/uniqueness, failed checks, property distributions.
+# Stage 9: the paper tables: funnel, novelty/uniqueness, failed checks, property distributions.
 
 
 rule report:
     input:
         coarse=rules.sample_coarse.output.coarse,
         assembled=rules.assemble_mofs.output.table,
-        cifs=rules.assemble_mofs.output.cifs,
+        relaxed=rules.relax_uff.output.table,
+        cifs=rules.relax_uff.output.cifs,
         validation=rules.validate_mofs.output.table,
         structures=rules.select_dataset.output.table,
         mofs=rules.preprocess.output.mofs,
     output:
         tables="results/report/{run}/tables.md",
         funnel="results/report/{run}/funnel.csv",
+        relax="results/report/{run}/relax.csv",
         checks="results/report/{run}/checks.csv",
         novelty="results/report/{run}/novelty.csv",
         plot="results/report/{run}/properties.png",

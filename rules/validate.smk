@@ -1,11 +1,10 @@
-# Stage 7: MOFChecker checks and zeo++ porosity of the assembled structures.
-# (The UFF relaxation stage, rule relax_uff, will sit between assembly and validation.)
+# Stage 8: MOFChecker checks and zeo++ porosity of the relaxed structures.
 
 
 rule validate_mofs:
     input:
-        table=rules.assemble_mofs.output.table,
-        cifs=rules.assemble_mofs.output.cifs,
+        table=rules.relax_uff.output.table,
+        cifs=rules.relax_uff.output.cifs,
     output:
         table="results/validate/{run}/validation.parquet",
     params:

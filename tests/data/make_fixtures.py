@@ -4,7 +4,9 @@
     nometal_mof5.cif       MOF-5 (EDUSIF) with every Zn removed
     solvent_hkust1.cif     HKUST-1 with one water molecule in its largest pore
 
-Also writes tests/data/properties.csv: the CoRE MOF 2019-ASR CSV rows of the real fixtures.
+Also writes tests/data/properties.csv: the CoRE MOF 2019-ASR CSV rows of the real fixtures, and
+tests/data/relax/DIBXOD_clean.cif, the CoRE MOF 2019-ASR entry as shipped (a Zn MOF whose
+three-membered metal rings make lammps-interface write i-j-k-i dihedrals; tests/mof/test_relax.py).
 Run: .venv/bin/python tests/data/make_fixtures.py
 """
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mof.io import Crystal, core_mof_properties, read_cif, write_cif
+from mof.io import Crystal, core_mof_properties, iter_core_mof_cifs, read_cif, write_cif
 from mof.periodic import minimum_image
 
 HERE = Path(__file__).parent
@@ -56,6 +58,10 @@ def main() -> None:
             "solvent_hkust1", hk.lattice, hk.species + ["O", "H", "H"], np.vstack([hk.frac, water])
         ),
     )
+
+    (HERE / "relax").mkdir(exist_ok=True)
+    for cid, text in iter_core_mof_cifs("2019-ASR", {"DIBXOD_clean"}):
+        (HERE / "relax" / f"{cid}.cif").write_text(text)
 
     props = core_mof_properties("2019-ASR")
     real = sorted(p.stem for p in CIFS.glob("*.cif"))

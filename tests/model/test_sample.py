@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from model.data import compute_stats
-from model.sample import sample_coarse
+from model.sample import balanced_choice, sample_coarse
 from model.train import TrainConfig, embeddings_fingerprint, save_model, train
 
 
@@ -39,6 +39,55 @@ def test_same_seed_same_samples(tiny_model, random_embeddings, fixture_tables):
         assert len(r["block_ids"]) == k and len(r["centres_frac"]) == 3 * k
         assert set(r["block_ids"]) <= set(random_embeddings["block_id"])
         assert r["compatible"] == (r["n_cp_node"] == r["n_cp_linker"] and not r["note"])
+
+
+def test_balanced_choice_is_the_cheapest_balanced_decoding():
+    import itertools
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        k = int(rng.integers(2, 6))
+        options = [
+            [
+                (float(rng.random()), int(rng.choice([2, 3, 4, 6])), bool(rng.random() < 0.4))
+                for _ in range(3)
+            ]
+            for _ in range(k)
+        ]
+        best = None
+        for picks in itertools.product(range(3), repeat=k):
+            chosen = [options[g][c] for g, c in enumerate(picks)]
+            nodes = [c for c in chosen if c[2]]
+            links = [c for c in chosen if not c[2]]
+            if nodes and links and sum(c[1] for c in nodes) == sum(c[1] for c in links):
+                cost = sum(c[0] for c in chosen)
+                if best is None or cost < best[0] - 1e-12:
+                    best = (cost, list(picks))
+        got = balanced_choice(options)
+        if best is None:
+            assert got is None
+        else:
+            assert got is not None
+            assert sum(options[g][c][0] for g, c in enumerate(got)) == pytest.approx(best[0])
+    # already balanced nearest blocks are kept; nothing balances -> None
+    assert balanced_choice([[(0.1, 4, True), (0.2, 2, True)], [(0.1, 4, False)]]) == [0, 0]
+    assert balanced_choice([[(0.1, 4, True)], [(0.1, 3, False)]]) is None
+
+
+def test_balanced_decoding_changes_only_what_it_must(tiny_model, random_embeddings, fixture_tables):
+    bb = fixture_tables[3]
+    kw = dict(n=6, batch_size=3, steps=4, run="t", seed=3, progress=False)
+    near = sample_coarse(str(tiny_model), random_embeddings, bb, decode_top_k=1, **kw)
+    bal = sample_coarse(str(tiny_model), random_embeddings, bb, decode_top_k=5, **kw)
+    assert (near["n_redecoded"] == 0).all()
+    assert bal["compatible"].sum() >= near["compatible"].sum()
+    for a, b in zip(near.itertuples(), bal.itertuples()):
+        assert np.allclose(a.centres_frac, b.centres_frac)  # same samples, other decoding
+        if a.compatible:  # balanced already: the nearest blocks are the cheapest choice
+            assert list(a.block_ids) == list(b.block_ids) and b.n_redecoded == 0
+        changed = sum(x != y for x, y in zip(a.block_ids, b.block_ids))
+        assert changed == b.n_redecoded
+        assert sum(b.decode_distance) >= sum(a.decode_distance) - 1e-6
 
 
 def test_sampler_refuses_another_embedding_table(tiny_model, random_embeddings, fixture_tables):

@@ -50,6 +50,18 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
             "cif": ["s1.cif", "s2.cif", None],
         }
     )
+    relaxed = pd.DataFrame(
+        {
+            "sample_id": ["s1", "s2"],
+            "status": ["relaxed", "relaxed"],
+            "reason": ["", ""],
+            "energy_initial": [4.2, 4.7],
+            "energy_final": [1.4, 2.2],
+            "volume_change": [0.07, 0.08],
+            "seconds": [1.7, 3.3],
+            "cif": ["s1.cif", "s2.cif"],
+        }
+    )
     val = pd.DataFrame(
         {
             "sample_id": ["s1", "s2"],
@@ -64,11 +76,16 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
     )
     for c in CHECK_COLUMNS:
         val[c] = True
-    res = build_report(coarse, assembled, val, structures, mofs, cdir, "t", tmp_path / "rep")
+    res = build_report(
+        coarse, assembled, relaxed, val, structures, mofs, cdir, "t", tmp_path / "rep"
+    )
     # s2 is HKUST-1, a training MOF (same key, matching structure): valid, not novel
-    assert res == {"sampled": 3, "assembled": 2, "valid": 2, "novel": 1, "vnu": 1}
+    assert res == {"sampled": 3, "assembled": 2, "relaxed": 2, "valid": 2, "novel": 1, "vnu": 1}
     text = (tmp_path / "rep" / "tables.md").read_text()
     assert "MOFDiff" in text and "StructureMatcher" in text and "| valid | 2 |" in text
     funnel = pd.read_csv(tmp_path / "rep" / "funnel.csv")
     assert list(funnel["stage"])[0] == "sampled"
+    assert funnel.set_index("stage").loc["relaxed", "count"] == 2
+    relax = pd.read_csv(tmp_path / "rep" / "relax.csv")
+    assert relax.loc[0, "outcome"] == "relaxed" and relax.loc[0, "count"] == 2
     assert (tmp_path / "rep" / "properties.png").read_bytes()[:4] == b"\x89PNG"

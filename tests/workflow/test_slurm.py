@@ -88,6 +88,7 @@ def test_whole_dag_through_slurm_then_rerun_only_the_changed_stages(tmp_path):
         "train_diffusion",
         "sample_coarse",
         "assemble_mofs",
+        "relax_uff",
         "validate_mofs",
         "report",
     ]
@@ -109,24 +110,29 @@ def test_whole_dag_through_slurm_then_rerun_only_the_changed_stages(tmp_path):
     for rule in ("embed_building_blocks", "train_diffusion", "sample_coarse"):
         assert "Partition=gpu" in by_rule[rule]
         assert "gres:gpu:1" in by_rule[rule] or "gres/gpu:1" in by_rule[rule], by_rule[rule]
-    for rule in ("select_dataset", "preprocess", "assemble_mofs", "validate_mofs", "report"):
+    cpu_rules = ("select_dataset", "preprocess", "assemble_mofs", "relax_uff", "validate_mofs")
+    for rule in (*cpu_rules, "report"):
         assert "Partition=cpu" in by_rule[rule]
         assert "gres:gpu" not in by_rule[rule] and "gres/gpu" not in by_rule[rule]
     # the preprocess job got the threads of its profile entry (scaled to the node)
     assert "NumCPUs=2" in by_rule["preprocess"] or "cpu=2" in by_rule["preprocess"]
     assert (work / "results" / "assemble" / "test" / "assembled.parquet").exists()
 
-    # change an assembly parameter: only assemble_mofs and what follows it rerun
+    # change a relaxation setting: relax_uff, validate_mofs and report rerun, nothing upstream
+    trained = work / "results" / "train" / "denoiser.pt"
+    sampled = work / "results" / "sample" / "test" / "coarse.parquet"
+    before = {p: p.stat().st_mtime_ns for p in (trained, sampled)}
     c = yaml.safe_load(Path(cfg).read_text())
-    c["assemble"]["steps"] = 15
+    c.setdefault("relax", {})["cycles"] = 1
     Path(cfg).write_text(yaml.safe_dump(c))
     dry = run_snakemake(work, "--configfile", str(cfg), "--profile", str(profile), "-n", "all")
     stats = re.search(r"Job stats:(.*?)\n\n", dry.stdout + dry.stderr, flags=re.S)
     assert stats, dry.stdout[-2000:]
     planned = set(re.findall(r"^(\w+)\s+\d+\s*$", stats.group(1), flags=re.M)) - {"total"}
-    assert planned == {"assemble_mofs", "validate_mofs", "report", "all"}
+    assert planned == {"relax_uff", "validate_mofs", "report", "all"}
     again = run_snakemake(
         work, "--configfile", str(cfg), "--profile", str(profile), "all", timeout=900
     )
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert len(set(_job_ids(again.stdout + again.stderr))) == 3
+    assert {p: p.stat().st_mtime_ns for p in (trained, sampled)} == before

@@ -1,0 +1,255 @@
+"""UFF relaxation: the pure helpers, the lammps-interface adapter, and real LAMMPS runs on CoRE
+MOF fixtures next to deliberately broken inputs."""
+
+from __future__ import annotations
+
+import builtins
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mof.io import read_cif, write_cif
+from mof.periodic import cell_volume, lattice_from_parameters, minimum_image, wrap
+from mof.relax import (
+    RelaxParams,
+    _type_structure,
+    closest_contact,
+    drop_repeated_atom_terms,
+    fold_supercell,
+    relax_cifs,
+)
+
+DATA = """LAMMPS data file
+
+           5 atoms
+           2 bonds
+           2 angles
+           3 dihedrals
+           1 impropers
+
+           1 atom types
+           1 bond types
+           1 angle types
+           1 dihedral types
+           1 improper types
+
+Dihedral Coeffs
+
+    1  1.0 -1 2 # a
+
+Improper Coeffs
+
+    1  2.0 1.0 -1.0 0.0 0 # b
+
+Bonds
+
+    1 1 1 2
+    2 1 2 3
+
+Angles
+
+    1 1 1 2 3
+    2 1 2 3 2
+
+Dihedrals
+
+    1 1 1 2 3 1
+    2 1 1 2 3 4
+    3 1 4 2 3 4
+
+Impropers
+
+    1 1 2 1 3 2
+"""
+
+
+def _counts(text: str) -> dict[str, int]:
+    out = {}
+    for line in text.splitlines():
+        tok = line.split()
+        if len(tok) == 2 and tok[0].isdigit():
+            out[tok[1]] = int(tok[0])
+    return out
+
+
+def test_terms_naming_one_atom_twice_are_dropped_and_counts_follow():
+    text, dropped = drop_repeated_atom_terms(DATA)
+    assert dropped == {"Angles": 1, "Dihedrals": 2, "Impropers": 1}
+    counts = _counts(text)
+    assert counts == {"atoms": 5, "bonds": 2, "angles": 1, "dihedrals": 1}
+    # the surviving dihedral is renumbered 1; the empty improper section and its types are gone
+    dihed = text.split("Dihedrals")[1].strip().splitlines()
+    assert dihed[0].split() == ["1", "1", "1", "2", "3", "4"]
+    assert "Impropers" not in text and "Improper Coeffs" not in text
+    assert "improper types" not in text
+    # a clean file is left as it is
+    clean, none = drop_repeated_atom_terms(text)
+    assert none == {} and _counts(clean) == counts
+
+
+def test_closest_contact_matches_brute_force():
+    rng = np.random.default_rng(0)
+    lat = lattice_from_parameters(7.0, 8.0, 9.0, 80.0, 95.0, 110.0)
+    frac = rng.random((30, 3))
+    best = np.inf
+    for i in range(30):
+        for j in range(i + 1, 30):
+            _, d = minimum_image(frac[j] - frac[i], lat)
+            best = min(best, float(np.linalg.norm(d)))
+    assert closest_contact(frac, lat) == pytest.approx(best, abs=1e-9)
+    frac[5] = frac[3] + np.linalg.solve(lat.T, np.array([0.2, 0.0, 0.0]))
+    assert closest_contact(frac, lat) == pytest.approx(0.2, abs=1e-9)
+
+
+def _replicate(frac, reps):
+    """Supercell fractional coordinates (M, 3), replica by replica."""
+    shifts = np.stack(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij"), -1).reshape(-1, 3)
+    return np.concatenate([(frac + s) / np.asarray(reps, float) for s in shifts])
+
+
+def test_fold_supercell_recovers_a_strained_unit_cell():
+    rng = np.random.default_rng(1)
+    lat = lattice_from_parameters(6.0, 7.0, 8.0, 90.0, 100.0, 90.0)
+    frac = rng.random((12, 3))
+    reps = (2, 1, 3)
+    sup0 = _replicate(frac, reps)
+    perm = rng.permutation(len(sup0))
+    # relaxed: the cell stretches by 5% along a and every atom moves by the same small step,
+    # the replicas disagreeing by 0.01 A at most; positions wrapped into the supercell
+    moved = wrap(frac + np.array([0.01, -0.02, 0.005]))
+    sup1 = wrap(_replicate(moved, reps) + rng.uniform(-1e-3, 1e-3, sup0.shape) / 8)
+    strain = np.diag([1.05, 1.0, 1.0])
+    lat_super1 = (lat * np.asarray(reps, float)[:, None]) @ strain
+    lat1, frac1, spread = fold_supercell(frac, lat, sup0[perm], sup1[perm], lat_super1, reps)
+    assert np.allclose(lat1, lat @ strain)
+    _, d = minimum_image(frac1 - moved, lat1)
+    assert np.abs(d).max() < 0.01
+    assert 0 < spread < 0.02
+    assert cell_volume(lat1) == pytest.approx(1.05 * cell_volume(lat))
+
+
+def test_fold_supercell_refuses_a_supercell_that_is_not_one():
+    rng = np.random.default_rng(2)
+    lat = np.eye(3) * 6.0
+    frac = rng.random((5, 3))
+    sup = _replicate(frac, (2, 1, 1))
+    with pytest.raises(ValueError, match="atoms"):
+        fold_supercell(frac, lat, sup[:-1], sup[:-1], lat * [[2], [1], [1]], (2, 1, 1))
+    moved = sup.copy()
+    moved[0] += 0.05
+    with pytest.raises(ValueError, match="from every unit-cell atom"):
+        fold_supercell(frac, lat, moved, moved, lat * [[2], [1], [1]], (2, 1, 1))
+
+
+RELAX_DATA = Path(__file__).parents[1] / "data" / "relax"
+
+
+def test_degenerate_dihedrals_of_three_membered_metal_rings_are_found(tmp_path):
+    with open(tmp_path / "typing.log", "w") as log:
+        typed = _type_structure(str(RELAX_DATA / "DIBXOD_clean.cif"), "UFF4MOF", 12.5, log)
+    _, dropped = drop_repeated_atom_terms(typed["data"])
+    assert set(dropped) == {"Dihedrals"} and dropped["Dihedrals"] > 0
+
+
+def test_typing_falls_back_to_uff_and_answers_prompts_without_a_terminal(cif_dir, tmp_path):
+    saved = builtins.input, sys.getrecursionlimit()
+    with open(tmp_path / "typing.log", "w") as log:
+        # KAXQIL has a thioether sulfur with no UFF4MOF parameter (KeyError 'S_3')
+        kax = _type_structure(str(cif_dir / "KAXQIL_clean.cif"), "UFF4MOF", 12.5, log)
+        # the solvated HKUST-1 fixture makes lammps-interface ask whether to replicate the water
+        sol = _type_structure(str(cif_dir / "solvent_hkust1.cif"), "UFF4MOF", 12.5, log)
+    assert kax["force_field"] == "UFF" and "S_3" in kax["fallback"]
+    assert sol["force_field"] == "UFF4MOF" and sol["fallback"] == ""
+    assert any("replicate" in p and p.endswith(" y") for p in sol["prompts"])
+    assert sol["reps"] == [2, 2, 2] and "Atoms" in sol["data"] and "read_data" in sol["input"]
+    assert (builtins.input, sys.getrecursionlimit()) == saved
+
+
+@pytest.fixture(scope="module")
+def relaxed_batch(tmp_path_factory, cif_dir):
+    """Two real MOFs relaxed next to four broken inputs, two worker processes."""
+    tmp = tmp_path_factory.mktemp("relax")
+    items = [("EDUSIF", cif_dir / "EDUSIF_clean.cif")]
+    items.append(("truncated", cif_dir / "broken_truncated.cif"))
+    cr = read_cif(cif_dir / "EDUSIF_clean.cif")
+    cr.frac[1] = cr.frac[0] + np.linalg.solve(cr.lattice.T, np.array([0.1, 0.0, 0.0]))
+    write_cif(tmp / "overlap.cif", cr)
+    items.append(("overlap", tmp / "overlap.cif"))
+    text = (cif_dir / "EDUSIF_clean.cif").read_text().replace("Zn", "Qx")
+    (tmp / "unknown.cif").write_text(text)
+    items.append(("unknown_element", tmp / "unknown.cif"))
+    items.append(("HKUST1", cif_dir / "FIQCEN_clean.cif"))
+    items.append(("missing", tmp / "no_such_file.cif"))
+    items.append(("DIBXOD", RELAX_DATA / "DIBXOD_clean.cif"))
+    df = relax_cifs(items, tmp / "out", RelaxParams(), processes=2, progress=False)
+    return df.set_index("sample_id"), tmp / "out", cif_dir
+
+
+@pytest.mark.slow
+def test_relaxation_lowers_the_energy_and_keeps_the_atoms(relaxed_batch):
+    df, out, cif_dir = relaxed_batch
+    for sid, src in (("EDUSIF", "EDUSIF_clean.cif"), ("HKUST1", "FIQCEN_clean.cif")):
+        row = df.loc[sid]
+        assert row["status"] == "relaxed", row["error"]
+        assert row["energy_final"] < row["energy_fixed_cell"] <= row["energy_initial"]
+        assert row["force_field"] == "UFF4MOF" and row["supercell"] == "2x2x2"
+        assert row["steps"] > 0 and row["seconds"] > 0
+        # UFF gives both Cu paddlewheel MOFs a somewhat larger cell; the bound is not hit
+        assert 0.0 < row["volume_change"] < 0.15
+        before, after = read_cif(cif_dir / src), read_cif(out / row["cif"])
+        assert after.n_atoms == before.n_atoms
+        assert Counter(after.species) == Counter(before.species)
+        assert closest_contact(after.frac, after.lattice) > 0.9  # C-H bonds, nothing closer
+        assert row["replica_spread"] < 0.05
+    # HKUST-1 is cubic: the relaxed cell stays cubic
+    lat = read_cif(out / df.loc["HKUST1", "cif"]).lattice
+    lengths = np.linalg.norm(lat, axis=1)
+    assert np.ptp(lengths) < 1e-3 * lengths.mean()
+
+
+@pytest.mark.slow
+def test_broken_inputs_are_recorded_with_reasons_while_the_others_finish(relaxed_batch):
+    df, out, _ = relaxed_batch
+    assert list(df.index) == [
+        "EDUSIF",
+        "truncated",
+        "overlap",
+        "unknown_element",
+        "HKUST1",
+        "missing",
+        "DIBXOD",
+    ]
+    assert df.loc["truncated", "reason"] == "bad_cif"
+    assert "truncated" in df.loc["truncated", "error"]
+    assert df.loc["overlap", "reason"] == "overlapping_atoms"
+    assert "0.100 A" in df.loc["overlap", "error"]
+    assert df.loc["unknown_element", "reason"] == "bad_cif"
+    assert "Qx" in df.loc["unknown_element", "error"]
+    assert df.loc["missing", "reason"] == "bad_cif"
+    failed = df[df["status"] == "failed"]
+    assert set(failed.index) == {"truncated", "overlap", "unknown_element", "missing"}
+    assert (failed["cif"] == "").all()
+    assert sorted(p.name for p in out.iterdir()) == ["DIBXOD.cif", "EDUSIF.cif", "HKUST1.cif"]
+
+
+@pytest.mark.slow
+def test_a_structure_lammps_would_reject_relaxes_once_its_degenerate_terms_are_dropped(
+    relaxed_batch,
+):
+    df, out, _ = relaxed_batch
+    row = df.loc["DIBXOD"]
+    assert row["status"] == "relaxed", row["error"]
+    assert "dihedrals" in row["notes"]
+    assert row["energy_final"] < row["energy_initial"]
+    assert read_cif(out / "DIBXOD.cif").n_atoms == read_cif(RELAX_DATA / "DIBXOD_clean.cif").n_atoms
+
+
+def test_a_structure_over_its_time_limit_is_recorded_as_timeout(cif_dir, tmp_path):
+    items = [("slow", cif_dir / "OFERUN_clean.cif")]
+    df = relax_cifs(items, tmp_path, RelaxParams(timeout=1.0), processes=1, progress=False)
+    assert df.loc[0, "status"] == "failed" and df.loc[0, "reason"] == "timeout"
+    assert df.loc[0, "seconds"] < 10
+    assert not list(tmp_path.glob("*.cif"))

@@ -1,5 +1,6 @@
 """The Snakemake DAG on the tiny dataset under tests/data: dry run, real run, config errors."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -43,9 +44,61 @@ def test_full_run_on_tiny_dataset(tmp_path):
     assert "[preprocess] 11 in -> 7 decomposed, 4 rejected" in res.stderr
     log = (tmp_path / "logs" / "preprocess" / "preprocess.log").read_text()
     assert "[preprocess]" in log
+    relaxed = pd.read_parquet(tmp_path / "results" / "relax" / "test" / "relaxed.parquet")
+    assembled_path = tmp_path / "results" / "assemble" / "test" / "assembled.parquet"
+    assert len(relaxed) == (pd.read_parquet(assembled_path)["status"] == "assembled").sum()
     # nothing to do on a second run
     again = run_snakemake(tmp_path, "--configfile", str(cfg), "--cores", "2", "-n", "all")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_relax_and_validate_rerun_alone_on_real_structures(tmp_path):
+    """Put two real MOFs (and a broken CIF) where assembly writes its output: the next run
+    relaxes and validates them and rebuilds the report, and nothing upstream."""
+    import shutil
+
+    from mof.io import write_table
+    from tests.conftest import CIFS
+
+    cfg = write_test_config(tmp_path)
+    res = run_snakemake(tmp_path, "--configfile", str(cfg), "--cores", "2", "all")
+    assert res.returncode == 0, res.stderr[-3000:]
+    results = tmp_path / "results"
+    cif_dir = results / "assemble" / "test" / "cif"
+    for f in cif_dir.iterdir():
+        f.unlink()
+    names = {"real-mof5": "EDUSIF_clean.cif", "real-hkust1": "FIQCEN_clean.cif"}
+    names["broken"] = "broken_truncated.cif"
+    for sid, src in names.items():
+        shutil.copy(CIFS / src, cif_dir / f"{sid}.cif")
+    table = pd.DataFrame(
+        {
+            "sample_id": list(names),
+            "status": "assembled",
+            "reason": "",
+            "cif": [f"{sid}.cif" for sid in names],
+        }
+    )
+    write_table(table, results / "assemble" / "test" / "assembled.parquet")
+    upstream = [results / "train" / "denoiser.pt", results / "sample" / "test" / "coarse.parquet"]
+    before = [p.stat().st_mtime_ns for p in upstream]
+    res = run_snakemake(tmp_path, "--configfile", str(cfg), "--cores", "2", "all")
+    assert res.returncode == 0, res.stderr[-3000:]
+    ran = set(re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", res.stdout + res.stderr))
+    assert ran == {"relax_uff", "validate_mofs", "report", "all"}
+    assert [p.stat().st_mtime_ns for p in upstream] == before
+    relaxed = pd.read_parquet(results / "relax" / "test" / "relaxed.parquet").set_index("sample_id")
+    assert relaxed.loc["broken", "reason"] == "bad_cif"
+    for sid in ("real-mof5", "real-hkust1"):
+        assert relaxed.loc[sid, "status"] == "relaxed"
+        assert relaxed.loc[sid, "energy_final"] < relaxed.loc[sid, "energy_initial"]
+        assert (results / "relax" / "test" / "cif" / f"{sid}.cif").exists()
+    val = pd.read_parquet(results / "validate" / "test" / "validation.parquet")
+    assert sorted(val["sample_id"]) == ["real-hkust1", "real-mof5"]
+    assert val["valid"].all(), val[["sample_id", "reason"]]
+    funnel = pd.read_csv(results / "report" / "test" / "funnel.csv").set_index("stage")
+    assert funnel.loc["relaxed", "count"] == 2 and funnel.loc["valid", "count"] == 2
+    assert "[relax_uff] 3 assembled structures -> 2 relaxed" in res.stderr
 
 
 @pytest.mark.parametrize(

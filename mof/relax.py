@@ -34,6 +34,7 @@ reason               meaning
 bad_cif              the CIF cannot be read (truncated, unknown element, inconsistent loops)
 overlapping_atoms    two atoms closer than ``min_distance`` before relaxation
 typing_failed        lammps-interface could not type the structure with UFF4MOF nor UFF
+                     (or its process died while typing)
 lammps_error         LAMMPS stopped with an error (its message is kept)
 timeout              the structure took longer than ``timeout`` seconds
 diverged             non-finite energy, energy above the start, or atoms collapsed together
@@ -472,6 +473,8 @@ def _child(cif: str, out_json: str, params_json: str) -> None:
     out = Path(out_json)
     workdir = out.parent
     result: dict = {}
+    stage = workdir / "stage"  # tells the parent where a crash or a time-out happened
+    stage.write_text("typing")
     with open(workdir / "typing.log", "w") as log:
         try:
             typed = _type_structure(cif, p.force_field, p.cutoff, log)
@@ -484,6 +487,7 @@ def _child(cif: str, out_json: str, params_json: str) -> None:
         reps=typed["reps"],
         prompts=typed["prompts"],
     )
+    stage.write_text("LAMMPS minimisation")
     try:
         result.update(_minimise(typed, workdir, p))
     except Exception as e:  # noqa: BLE001 - LAMMPS errors are reported, not raised
@@ -552,8 +556,10 @@ def relax_structure(
                     stdin=subprocess.DEVNULL,
                 )
             except subprocess.TimeoutExpired:
-                return _failed(row, "timeout", f"longer than {p.timeout:.0f} s")
-            if not result_path.exists():
+                where = _stage(tmp)
+                return _failed(row, "timeout", f"longer than {p.timeout:.0f} s (in {where})")
+            if not result_path.exists():  # the child died (a crash, or an exit() in an engine)
+                where = _stage(tmp)
                 tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
                 lammps_log = tmp / "log.lammps"
                 if lammps_log.exists():
@@ -561,11 +567,17 @@ def relax_structure(
                         ln for ln in lammps_log.read_text().splitlines() if ln.startswith("ERROR")
                     ]
                     tail = " | ".join(errs[-2:]) or tail
-                return _failed(row, "lammps_error", f"exit code {proc.returncode}: {tail}")
+                reason = "typing_failed" if where == "typing" else "lammps_error"
+                return _failed(row, reason, f"{where} died, exit code {proc.returncode}: {tail}")
             res = json.loads(result_path.read_text())
         return _finish(row, res, crystal, out_cif, p, write_cif, Crystal)
     finally:
         row["seconds"] = time.perf_counter() - t0
+
+
+def _stage(workdir: Path) -> str:
+    marker = workdir / "stage"
+    return marker.read_text() if marker.exists() else "start-up"
 
 
 def _finish(row, res, crystal, out_cif, p: RelaxParams, write_cif, Crystal) -> dict:

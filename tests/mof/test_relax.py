@@ -251,5 +251,6 @@ def test_a_structure_over_its_time_limit_is_recorded_as_timeout(cif_dir, tmp_pat
     items = [("slow", cif_dir / "OFERUN_clean.cif")]
     df = relax_cifs(items, tmp_path, RelaxParams(timeout=1.0), processes=1, progress=False)
     assert df.loc[0, "status"] == "failed" and df.loc[0, "reason"] == "timeout"
+    assert "longer than 1 s (in " in df.loc[0, "error"]
     assert df.loc[0, "seconds"] < 10
     assert not list(tmp_path.glob("*.cif"))

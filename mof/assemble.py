@@ -419,8 +419,9 @@ def _assemble_row(row: dict) -> tuple[dict, Crystal | None, np.ndarray | None]:
 
 
 def params_from_config(cfg: dict) -> AssemblyParams:
-    known = AssemblyParams.__dataclass_fields__
-    return AssemblyParams(**{k: v for k, v in cfg.items() if k in known})
+    from mof.stage import params_from
+
+    return params_from(AssemblyParams, cfg)
 
 
 def assemble_table(
@@ -483,6 +484,7 @@ def run(
     from collections import Counter
 
     from mof.io import read_table, write_table
+    from mof.stage import reason_counts
 
     coarse = read_table(coarse_path)
     params = params_from_config(cfg)
@@ -508,8 +510,7 @@ def run(
     write_table(table, table_path)
     status = Counter(table["status"])
     failed = table.loc[table["status"] != "assembled", "reason"]
-    kinds = Counter(code for r in failed for code in r.split(";"))
-    reasons = ", ".join(f"{k} {v}" for k, v in kinds.most_common()) or "none"
+    reasons = reason_counts(failed, most=None)
     say(
         f"[assemble_mofs] {len(coarse)} in -> {status['assembled']} assembled, "
         f"{status['partial']} partial, {status['failed']} failed (reasons: {reasons}); "

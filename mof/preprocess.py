@@ -61,7 +61,6 @@ radius_of_gyration  sqrt(trace(Sigma)) of the representative, Angstrom
 from __future__ import annotations
 
 import traceback
-from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -233,8 +232,9 @@ def tables(
 
 def summary_line(n_in: int, decs: list[Decomposition], rejects: pd.DataFrame, n_blocks: int) -> str:
     """``[preprocess] N in -> M decomposed, R rejected (reason counts) ...``."""
-    reasons = Counter(rejects["reason"]) if len(rejects) else Counter()
-    rs = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "none"
+    from mof.stage import reason_counts
+
+    rs = reason_counts(rejects["reason"] if len(rejects) else [], most=None)
     ks = [len(d.blocks) for d in decs]
     kdesc = f"K median {int(np.median(ks))}, max {max(ks)}" if ks else "K -"
     return (

@@ -701,21 +701,16 @@ def run(
     say=print,
 ) -> pd.DataFrame:
     """The relax_uff stage: every ``assembled`` structure is relaxed; one row each."""
-    from collections import Counter
-
     from mof.io import read_table, write_table
+    from mof.stage import params_from, reason_counts, structures_with_status
 
-    table = read_table(assembled_path)
-    ok = table[table["status"] == "assembled"]
-    items = [(r.sample_id, str(Path(cif_dir) / r.cif)) for r in ok.itertuples()]
-    known = RelaxParams.__dataclass_fields__
-    params = RelaxParams(**{k: v for k, v in cfg.items() if k in known})
+    items = structures_with_status(read_table(assembled_path), cif_dir, "assembled")
+    params = params_from(RelaxParams, cfg)
     workers = max(1, processes // max(1, params.omp_threads))
     df = relax_cifs(items, out_cif_dir, params, workers)
     write_table(df, output)
     n_ok = int((df["status"] == "relaxed").sum()) if len(df) else 0
-    fails = Counter(r for r in df["reason"] if r)
-    top = ", ".join(f"{k} {v}" for k, v in fails.most_common(6)) or "none"
+    top = reason_counts(df["reason"])
     med = float(df["seconds"].median()) if len(df) else float("nan")
     say(
         f"[relax_uff] {len(items)} assembled structures -> {n_ok} relaxed "

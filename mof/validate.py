@@ -180,20 +180,15 @@ def run(
 ) -> pd.DataFrame:
     """The validate_mofs stage: the CIF of every structure of ``table_path`` (the relaxation's
     table) whose ``status`` is ``status`` is checked."""
-    from collections import Counter
-    from pathlib import Path
-
     from mof.io import read_table, write_table
+    from mof.stage import params_from, reason_counts, structures_with_status
 
     table = read_table(table_path)
-    ok = table[table["status"] == status]
-    items = [(r.sample_id, str(Path(cif_dir) / r.cif)) for r in ok.itertuples()]
-    known = ValidateParams.__dataclass_fields__
-    params = ValidateParams(**{k: v for k, v in cfg.items() if k in known})
+    items = structures_with_status(table, cif_dir, status)
+    params = params_from(ValidateParams, cfg)
     df = validate_cifs(items, params, processes)
     write_table(df, output)
-    fails = Counter(code for r in df["reason"] for code in r.split(";") if code)
-    top = ", ".join(f"{k} {v}" for k, v in fails.most_common(6)) or "none"
+    top = reason_counts(df["reason"])
     say(
         f"[validate_mofs] {len(table)} structures, {len(items)} {status} in -> "
         f"{int(df['valid'].sum()) if len(df) else 0} valid; failures: {top}"

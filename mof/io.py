@@ -31,6 +31,7 @@ __all__ = [
     "core_mof_properties",
     "iter_core_mof_cifs",
     "iter_cif_folder",
+    "cif_paths",
     "read_table",
     "write_table",
     "read_yaml",
@@ -429,6 +430,14 @@ def iter_cif_folder(folder: str | Path) -> Iterator[tuple[str, str]]:
         raise FileNotFoundError(f"CIF folder {folder} does not exist")
     for path in sorted(folder.glob("*.cif")):
         yield path.stem, path.read_text(errors="replace")
+
+
+def cif_paths(folder: str | Path) -> list[tuple[str, Path]]:
+    """(id, path) of every ``*.cif`` in a folder, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"CIF folder {folder} does not exist")
+    return [(path.stem, path) for path in sorted(folder.glob("*.cif"))]
 
 
 # ----------------------------------------------------------------------------------------------

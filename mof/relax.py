@@ -62,6 +62,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mof.io import CifError, Crystal, read_cif, write_cif
 from mof.periodic import cell_volume, lattice_parameters, minimum_image, wrap
 
 COLUMNS = [
@@ -527,8 +528,6 @@ def relax_structure(
 
     Never raises for a structure that cannot be relaxed: the row says why.
     """
-    from mof.io import CifError, Crystal, read_cif, write_cif
-
     p = params or RelaxParams()
     t0 = time.perf_counter()
     row: dict = dict.fromkeys(COLUMNS)
@@ -582,7 +581,7 @@ def relax_structure(
                 reason = "typing_failed" if where == "typing" else "lammps_error"
                 return _failed(row, reason, f"{where} died, exit code {proc.returncode}: {tail}")
             res = json.loads(result_path.read_text())
-        return _finish(row, res, crystal, out_cif, p, write_cif, Crystal)
+        return _finish(row, res, crystal, out_cif, p)
     finally:
         row["seconds"] = time.perf_counter() - t0
 
@@ -592,7 +591,8 @@ def _stage(workdir: Path) -> str:
     return marker.read_text() if marker.exists() else "start-up"
 
 
-def _finish(row, res, crystal, out_cif, p: RelaxParams, write_cif, Crystal) -> dict:
+def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> dict:
+    """Turn the child's result into the row (and the relaxed CIF when every check passes)."""
     notes = []
     if res.get("fallback"):
         notes.append(f"UFF4MOF failed ({res['fallback']}), typed with UFF")
@@ -641,6 +641,14 @@ def _finish(row, res, crystal, out_cif, p: RelaxParams, write_cif, Crystal) -> d
         return _failed(row, "diverged", "non-finite energy")
     if row["energy_final"] > row["energy_initial"] + 1e-6:
         return _failed(row, "diverged", "the energy went up")
+    # replicas that disagree make the averaged cell meaningless: checked before its contacts
+    if spread > p.max_replica_spread:
+        return _failed(
+            row,
+            "symmetry_broken",
+            f"replicas of one atom up to {spread:.2f} A from their average "
+            f"(bound {p.max_replica_spread} A)",
+        )
     contact = closest_contact(frac, lattice)
     row["min_distance"] = contact
     if contact < p.min_distance:
@@ -651,13 +659,6 @@ def _finish(row, res, crystal, out_cif, p: RelaxParams, write_cif, Crystal) -> d
             "cell_change",
             f"volume changed by {100 * row['volume_change']:+.1f}% "
             f"(bound {100 * p.max_volume_change:.0f}%)",
-        )
-    if spread > p.max_replica_spread:
-        return _failed(
-            row,
-            "symmetry_broken",
-            f"replicas of one atom up to {spread:.2f} A from their average "
-            f"(bound {p.max_replica_spread} A)",
         )
     relaxed = Crystal(crystal.id, lattice, list(crystal.species), frac)
     if out_cif is not None:

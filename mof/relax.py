@@ -162,10 +162,12 @@ def drop_repeated_atom_terms(data: str) -> tuple[str, dict[str, int]]:
             kept = []
             for row in body:
                 tok = row.split("#")[0].split()
+                if not tok:  # a comment line inside the section
+                    continue
                 atoms = tok[2 : 2 + sections[name]]
                 if len(set(atoms)) == len(atoms):
                     kept.append(tok)
-            dropped[name] = len(body) - len(kept)
+            dropped[name] = sum(1 for row in body if row.split("#")[0].split()) - len(kept)
             kept_count[name] = len(kept)
             if kept:
                 out += [name, ""]

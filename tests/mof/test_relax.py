@@ -56,6 +56,7 @@ Angles
 
 Dihedrals
 
+    # written by hand
     1 1 1 2 3 1
     2 1 1 2 3 4
     3 1 4 2 3 4

@@ -1,32 +1,40 @@
 """Assembly of a coarse MOF (lattice + Gaussians + building-block identities) back to atoms.
 
-For every block: take its library geometry (atoms and connection points in its principal-axis
-frame), put its centre at mu, and start its orientation from the principal axes of its Sigma
-(the Gaussian's shape carries the orientation; the eight sign choices of the axes, mirror images
-included, are tried block by block, keeping the one whose connection points best meet the
-others'). Then
-rotations (and small translations) are optimised so that connection points of nodes and linkers
-meet across periodic images (a soft nearest-neighbour objective, annealed), the points are paired
-one-to-one (Hungarian matching on minimum-image distances), and every pair becomes a bond between
-the two atoms that carried them.
+Every block's library geometry (atoms and connection points in its principal-axis frame) is put
+at its Gaussian's centre, oriented from the principal axes of its Sigma (the shape carries the
+orientation; the eight sign choices of the axes, mirror images included, other training
+conformers, and for blocks whose Sigma is nearly isotropic in some plane a seeded set of other
+rotations are tried, block by block). Then a joint fit (``mof.fit``) moves rotations, block
+translations and a bounded strain of the cell so that node and linker connection points meet as
+in training (midpoints together, bonds straight, the elements seen across each bond), alternating
+a one-to-one assignment (Hungarian, periodic images kept) with an L-BFGS minimisation that also
+pushes atoms of different blocks apart. Every final pair of connection points becomes a bond
+between the two atoms that carried them, written into the CIF as ``_geom_bond``.
 
-Statuses: ``assembled`` when node and linker connection points are equal in number, every pair
-is closer than ``max_mismatch`` and no two atoms of different blocks are closer than
-``min_atom_distance``; ``partial`` when atoms were placed but one of these fails (the CIF is still
-written, with the bonds that formed, and the reasons are recorded; downstream stages take only
-``assembled`` structures); ``failed`` when nothing could be built.
+Statuses (every sample gets one row):
+
+- ``assembled``: every pair closer than ``max_mismatch`` and no two atoms of different blocks
+  closer than ``min_atom_distance``;
+- ``bonded``: connection points balance and are all paired, but some gaps or clashes remain
+  (reasons ``connections_do_not_meet``, ``atom_overlap``); with ``handoff`` (the default, as in
+  MOFDiff) its CIF with its bond list goes to relaxation, which closes the gaps or fails it;
+  without ``handoff`` the same structure is ``partial`` and stops here;
+- ``failed``: nothing to build (``no_node_or_linker``, ``unbalanced_connections``,
+  ``unknown_block``, ``error``).
+
+Each row also says how much repair the fit needed: RMS and largest block displacement (A) and
+the cell strain (largest principal strain, fraction).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-import torch
-from scipy.optimize import linear_sum_assignment
 
 from mof.elements import symbol
+from mof.fit import FitParams, Placement, assign, choose_orientations, joint_fit
 from mof.io import Crystal
 from mof.periodic import cart_to_frac, wrap
 
@@ -59,28 +67,30 @@ class LibraryBlock:
     cp_local: np.ndarray  # (m, 3)
     cp_atom: np.ndarray  # (m,)
     bonds: np.ndarray  # (b, 2)
+    cp_partner_z: np.ndarray | None = None  # (m,) element across each cut bond in training
     conformers: list[LibraryBlock] = field(default_factory=list)  # other instances to try
 
 
 @dataclass
-class AssemblyParams:
-    steps: int = 150
-    lr: float = 0.05
+class AssemblyParams(FitParams):
+    """Field names are the keys of the ``assemble`` config section (defaults from its schema);
+    the fit's own weights and budgets are inherited from ``FitParams``."""
+
     max_mismatch: float = 1.0
     min_atom_distance: float = 0.6
-    translation_weight: float = 1.0
+    handoff: bool = True
     sigma_init: bool = True
-    seed: int = 0
     conformers: int = 8
-    degenerate_ratio: float = 0.8
     extra_rotations: int = 60
-    clash_distance: float = 1.4
-    clash_weight: float = 1.0
+    starts: int = 2
+    cycles: int = 2
+    seed: int = 0
+    degenerate_ratio: float = 0.8
 
 
 @dataclass
 class AssemblyResult:
-    status: str  # "assembled", "partial" or "failed"
+    status: str  # "assembled", "bonded", "partial" or "failed"
     reason: str  # ";"-joined codes: no_node_or_linker, unbalanced_connections,
     #              connections_do_not_meet, atom_overlap, unknown_block, error
     crystal: Crystal | None
@@ -92,6 +102,9 @@ class AssemblyResult:
     mismatch_mean: float = float("nan")
     mismatch_max: float = float("nan")
     min_atom_distance: float = float("nan")
+    repair_rms: float = float("nan")  # A, RMS displacement of block centres by the fit
+    repair_max: float = float("nan")  # A, largest displacement of a block centre
+    cell_strain: float = float("nan")  # largest principal strain of the cell (fraction)
     seconds: float = 0.0
 
 
@@ -113,26 +126,29 @@ def principal_axes(sigma: np.ndarray) -> np.ndarray:
     return v
 
 
-def _min_image_dist(a: np.ndarray, b: np.ndarray, lattice: np.ndarray) -> np.ndarray:
-    """(P, 3), (Q, 3) Cartesian -> (P, Q) minimum-image distances (rounded fractional)."""
-    inv = np.linalg.inv(lattice)
-    df = (b[None, :, :] - a[:, None, :]) @ inv
-    df -= np.round(df)
-    return np.linalg.norm(df @ lattice, axis=-1)
+def _failed(reason: str, detail: str, t0: float, **base) -> AssemblyResult:
+    return AssemblyResult(
+        "failed", reason, None, detail=detail, seconds=time.perf_counter() - t0, **base
+    )
 
 
-def _rodrigues(w: torch.Tensor) -> torch.Tensor:
-    """(K, 3) rotation vectors -> (K, 3, 3) rotation matrices (safe at zero)."""
-    theta2 = (w**2).sum(-1, keepdim=True)[..., None]
-    theta = torch.sqrt(theta2 + 1e-30)
-    small = theta2 < 1e-8
-    a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)
-    b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / (theta2 + 1e-30))
-    k = torch.zeros(w.shape[0], 3, 3, dtype=w.dtype)
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -w[:, 2], w[:, 1], -w[:, 0]
-    k = k - k.transpose(1, 2)
-    eye = torch.eye(3, dtype=w.dtype).expand_as(k)
-    return eye + a * k + b * (k @ k)
+def _candidates(blocks, axes, sigmas, p: AssemblyParams, rng) -> tuple[list, np.ndarray]:
+    """Per block, the (conformer, rotation) pairs to choose from; the blocks in the order the
+    discrete search visits them (anisotropic ones first: their orientation is known best)."""
+    lam = np.linalg.eigvalsh(np.asarray(sigmas, dtype=float))  # ascending
+    near_degenerate = (lam[:, 0] / lam[:, 1] > p.degenerate_ratio) | (
+        lam[:, 1] / lam[:, 2] > p.degenerate_ratio
+    )
+    extra = _random_rotations(p.extra_rotations, rng) if p.extra_rotations else np.zeros((0, 3, 3))
+    candidates = []
+    for i, blk in enumerate(blocks):
+        rots = [axes[i] * s for s in SIGN_FLIPS]
+        if near_degenerate[i]:
+            rots += [axes[i] @ r for r in extra]
+        cands = [(blk, r) for r in rots]
+        cands += [(c, axes[i] * s) for c in blk.conformers for s in SIGN_FLIPS]
+        candidates.append(cands)
+    return candidates, np.argsort(near_degenerate, kind="stable")
 
 
 def assemble(
@@ -148,179 +164,95 @@ def assemble(
     t0 = time.perf_counter()
     lattice = np.asarray(lattice, dtype=float)
     k = len(blocks)
-    centres = wrap(np.asarray(centres_frac, dtype=float)) @ lattice
-    is_node = np.array([b.kind == "node" for b in blocks])
+    centres = wrap(np.asarray(centres_frac, dtype=float).reshape(-1, 3)) @ lattice
     n_cp_node = int(sum(len(b.cp_local) for b in blocks if b.kind == "node"))
     n_cp_linker = int(sum(len(b.cp_local) for b in blocks if b.kind != "node"))
     base = dict(n_cp_node=n_cp_node, n_cp_linker=n_cp_linker)
     if k == 0 or n_cp_node == 0 or n_cp_linker == 0:
-        return AssemblyResult(
-            "failed",
-            "no_node_or_linker",
-            None,
-            detail="needs a node and a linker with connection points",
-            seconds=time.perf_counter() - t0,
-            **base,
+        return _failed(
+            "no_node_or_linker", "needs a node and a linker with connection points", t0, **base
         )
+    if n_cp_node != n_cp_linker:
+        detail = f"{n_cp_node} connection points on nodes, {n_cp_linker} on linkers"
+        return _failed("unbalanced_connections", detail, t0, **base)
     rng = np.random.default_rng(p.seed)
-    if p.sigma_init:
-        axes = principal_axes(np.asarray(sigmas, dtype=float))
-    else:
-        axes = _random_rotations(k, rng)
+    sigmas = np.asarray(sigmas, dtype=float).reshape(-1, 3, 3)
+    best, best_loss = None, np.inf
+    for start in range(max(1, p.starts)):
+        # even starts choose orientations at the given centres; odd ones let each block slide
+        # to its partners while choosing (better when centres are off, worse when they are right)
+        sp = replace(p, translation_iterations=0) if start % 2 == 0 else p
+        if p.sigma_init:
+            axes = principal_axes(sigmas)
+            candidates, order = _candidates(blocks, axes, sigmas, p, rng)
+            if start > 1:  # more starts: other visiting orders and other extra rotations
+                order = rng.permutation(order)
+        else:
+            axes = _random_rotations(k, rng)
+            candidates, order = [[(b, axes[i])] for i, b in enumerate(blocks)], np.arange(k)
+        rots0 = np.stack([c[0][1] for c in candidates])
+        place = Placement(lattice, centres.copy(), rots0, list(blocks))
+        for cycle in range(max(1, p.cycles)):
+            if cycle > 0:  # the fitted orientation stays a candidate: a cycle never makes it worse
+                candidates = [
+                    c + [(place.blocks[i], place.rots[i])] for i, c in enumerate(candidates)
+                ]
+            choose_orientations(place, candidates, order, sp)
+            place, loss = joint_fit(place, sp)
+        if loss < best_loss or best is None:
+            best, best_loss = place, loss
+    return _build(best, centres, lattice, p, structure_id, t0, base)
 
-    blocks = list(blocks)  # a block may be replaced by one of its other conformers below
-    cp_block = np.concatenate([np.full(len(b.cp_local), i) for i, b in enumerate(blocks)])
-    cp_node = is_node[cp_block]
 
-    def cps_of(i: int, rot: np.ndarray, blk: LibraryBlock | None = None) -> np.ndarray:
-        return centres[i] + (blk or blocks[i]).cp_local @ rot.T
+def _build(place: Placement, centres0, lattice0, p: AssemblyParams, sid: str, t0, base):
+    """Atoms, bonds and status of a fitted placement."""
+    from mof.bonds import neighbour_pairs
 
-    # discrete choice of each block's orientation (coordinate descent over blocks): the four
-    # proper sign choices of its principal axes; blocks whose Sigma is nearly isotropic in some
-    # plane (their axes are not defined by the shape) also try a fixed set of other rotations
-    lam = np.linalg.eigvalsh(np.asarray(sigmas, dtype=float))  # ascending
-    near_degenerate = (lam[:, 0] / lam[:, 1] > p.degenerate_ratio) | (
-        lam[:, 1] / lam[:, 2] > p.degenerate_ratio
-    )
-    extra = _random_rotations(p.extra_rotations, np.random.default_rng(12345))
-    candidates = []  # per block: (conformer, rotation) pairs
-    for i in range(k):
-        rots_i = [axes[i] * s for s in SIGN_FLIPS]
-        if p.sigma_init and near_degenerate[i]:
-            rots_i += [axes[i] @ r for r in extra]
-        cands = [(blocks[i], r) for r in rots_i]
-        if p.sigma_init:  # other conformers with the eight axis sign choices
-            cands += [(c, axes[i] * s) for c in blocks[i].conformers for s in SIGN_FLIPS]
-        candidates.append(cands)
-    rots = np.stack([c[0][1] for c in candidates])
-    if p.sigma_init:
-        # anisotropic blocks first: their orientation is known best
-        order = np.argsort(near_degenerate, kind="stable")
-        atom_block = np.concatenate([np.full(len(b.z), i) for i, b in enumerate(blocks)])
-
-        def atoms_of(i: int, rot: np.ndarray, blk: LibraryBlock | None = None) -> np.ndarray:
-            return centres[i] + (blk or blocks[i]).local @ rot.T
-
-        for _ in range(3):
-            changed = False
-            all_cp = np.concatenate([cps_of(i, rots[i]) for i in range(k)])
-            all_atoms = np.concatenate([atoms_of(i, rots[i]) for i in range(k)])
-            for i in order:
-                others = all_cp[(cp_block != i) & (cp_node != is_node[i])]
-                if len(others) == 0 or len(blocks[i].cp_local) == 0:
-                    continue
-                other_atoms = all_atoms[atom_block != i]
-                scores = []
-                for blk, rot in candidates[i]:
-                    d = _min_image_dist(cps_of(i, rot, blk), others, lattice)
-                    score = np.sum(np.min(d, axis=1) ** 2)
-                    da = _min_image_dist(atoms_of(i, rot, blk), other_atoms, lattice)
-                    score += p.clash_weight * np.sum(np.clip(p.clash_distance - da, 0, None) ** 2)
-                    scores.append(score)
-                best_blk, best_rot = candidates[i][int(np.argmin(scores))]
-                if best_blk is not blocks[i] or not np.allclose(best_rot, rots[i]):
-                    changed = True
-                    blocks[i], rots[i] = best_blk, best_rot
-                    all_cp[cp_block == i] = cps_of(i, rots[i])
-                    all_atoms[atom_block == i] = atoms_of(i, rots[i])
-            if not changed:
-                break
-
-    # continuous refinement of rotations and small translations
-    dt = torch.float64
-    m = max(len(b.cp_local) for b in blocks)
-    cp_pad = np.zeros((k, m, 3))
-    cp_mask = np.zeros((k, m), dtype=bool)
-    for i, b in enumerate(blocks):
-        cp_pad[i, : len(b.cp_local)] = b.cp_local
-        cp_mask[i, : len(b.cp_local)] = True
-    cp_pad_t = torch.as_tensor(cp_pad, dtype=dt)
-    flat_mask = torch.as_tensor(cp_mask.reshape(-1))
-    node_flat = torch.as_tensor(np.repeat(is_node, m))[flat_mask]
-    r0 = torch.as_tensor(rots, dtype=dt)
-    c0 = torch.as_tensor(centres, dtype=dt)
-    lat = torch.as_tensor(lattice, dtype=dt)
-    inv = torch.linalg.inv(lat)
-    w = torch.zeros(k, 3, dtype=dt, requires_grad=True)
-    delta = torch.zeros(k, 3, dtype=dt, requires_grad=True)
-    opt = torch.optim.Adam([w, delta], lr=p.lr)
-
-    def cp_positions(w, delta):
-        r = _rodrigues(w) @ r0
-        pos = (c0 + delta)[:, None, :] + torch.einsum("kxy,kmy->kmx", r, cp_pad_t)
-        return pos.reshape(-1, 3)[flat_mask], r
-
-    for step in range(p.steps):
-        tau = 1.0 * (0.01 / 1.0) ** (step / max(1, p.steps - 1))  # A^2, annealed
-        pos, _ = cp_positions(w, delta)
-        a, b = pos[node_flat], pos[~node_flat]
-        df = (b[None] - a[:, None]) @ inv
-        df = df - torch.round(df).detach()
-        d2 = ((df @ lat) ** 2).sum(-1)
-        soft = -tau * (torch.logsumexp(-d2 / tau, 1).mean() + torch.logsumexp(-d2 / tau, 0).mean())
-        loss = soft + p.translation_weight * 0.01 * (delta**2).sum(-1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    with torch.no_grad():
-        pos, r_final = cp_positions(w, delta)
-    rots = r_final.numpy()
-    shift = delta.detach().numpy()
-    pos = pos.numpy()
-    a_idx = np.flatnonzero(node_flat.numpy())
-    b_idx = np.flatnonzero(~node_flat.numpy())
-    d = _min_image_dist(pos[a_idx], pos[b_idx], lattice)
-    rows, cols = linear_sum_assignment(d)
-    matched = d[rows, cols]
-
-    # atoms and bonds
-    atoms, z, bonds = [], [], []
-    atom_offset = np.cumsum([0] + [len(b.z) for b in blocks[:-1]])
-    for i, b in enumerate(blocks):
-        atoms.append(centres[i] + shift[i] + b.local @ rots[i].T)
-        z.append(b.z)
-        if len(b.bonds):
-            bonds.append(np.asarray(b.bonds).reshape(-1, 2) + atom_offset[i])
-    # global index of each connection point's atom, in the flattened cp order
+    blocks = place.blocks
+    a, b, _, dist = assign(place, p)
+    atom_offset = np.cumsum([0] + [len(blk.z) for blk in blocks[:-1]])
     cp_atom_global = np.concatenate(
-        [atom_offset[i] + np.asarray(b.cp_atom, dtype=int) for i, b in enumerate(blocks)]
+        [atom_offset[i] + np.asarray(blk.cp_atom, dtype=int) for i, blk in enumerate(blocks)]
     )
-    bonds.append(np.stack([cp_atom_global[a_idx[rows]], cp_atom_global[b_idx[cols]]], 1))
+    atoms, z, bonds = [], [], []
+    for i, blk in enumerate(blocks):
+        atoms.append(place.centres[i] + blk.local @ place.rots[i].T)
+        z.append(blk.z)
+        if len(blk.bonds):
+            bonds.append(np.asarray(blk.bonds).reshape(-1, 2) + atom_offset[i])
+    bonds.append(np.stack([cp_atom_global[a], cp_atom_global[b]], 1))
     cart = np.concatenate(atoms)
     zz = np.concatenate(z)
     crystal = Crystal(
-        structure_id, lattice, [symbol(int(v)) for v in zz], wrap(cart_to_frac(cart, lattice))
+        sid, place.lattice, [symbol(int(v)) for v in zz], wrap(cart_to_frac(cart, place.lattice))
     )
-    bonds_arr = np.concatenate(bonds).astype(np.int64) if bonds else np.zeros((0, 2), np.int64)
-
-    # closest contact between atoms of different blocks
-    owner = np.concatenate([np.full(len(b.z), i) for i, b in enumerate(blocks)])
-    from mof.bonds import neighbour_pairs
-
-    ii, jj, _, dd = neighbour_pairs(crystal.frac, lattice, 1.2)
-    cross = owner[ii] != owner[jj]
+    owner = np.concatenate([np.full(len(blk.z), i) for i, blk in enumerate(blocks)])
+    frac = cart_to_frac(cart, place.lattice)
+    ii, jj, sh, dd = neighbour_pairs(frac, place.lattice, 1.2)
+    # the shift between the unwrapped atoms: a block's atoms against its own periodic image count
+    sh = sh - np.floor(frac[jj]).astype(int) + np.floor(frac[ii]).astype(int)
+    cross = (owner[ii] != owner[jj]) | np.any(sh != 0, axis=1)
     min_contact = float(dd[cross].min()) if cross.any() else float("inf")
-
+    # how far the fit moved things: block centres (with the strained cell) and the cell itself
+    frac0 = centres0 @ np.linalg.inv(lattice0)
+    moved = np.linalg.norm(place.centres - frac0 @ lattice0, axis=1)
+    strain = np.linalg.solve(lattice0, place.lattice) - np.eye(3)
+    strain = 0.5 * (strain + strain.T)
     res = AssemblyResult(
         status="assembled",
         reason="",
         crystal=crystal,
-        bonds=bonds_arr,
+        bonds=np.concatenate(bonds).astype(np.int64),
         n_atoms=len(zz),
-        mismatch_mean=float(matched.mean()),
-        mismatch_max=float(matched.max()),
+        mismatch_mean=float(dist.mean()),
+        mismatch_max=float(dist.max()),
         min_atom_distance=min_contact,
+        repair_rms=float(np.sqrt(np.mean(moved**2))),
+        repair_max=float(moved.max()),
+        cell_strain=float(np.abs(np.linalg.eigvalsh(strain)).max()),
         **base,
     )
     reasons: list[tuple[str, str]] = []
-    if n_cp_node != n_cp_linker:
-        reasons.append(
-            (
-                "unbalanced_connections",
-                f"{n_cp_node} connection points on nodes, {n_cp_linker} on linkers",
-            )
-        )
     if res.mismatch_max > p.max_mismatch:
         reasons.append(
             (
@@ -331,7 +263,7 @@ def assemble(
     if min_contact < p.min_atom_distance:
         reasons.append(("atom_overlap", f"atoms of different blocks {min_contact:.2f} A apart"))
     if reasons:
-        res.status = "partial"
+        res.status = "bonded" if p.handoff else "partial"
         res.reason = ";".join(r[0] for r in reasons)
         res.detail = "; ".join(r[1] for r in reasons)
     res.seconds = time.perf_counter() - t0
@@ -349,7 +281,17 @@ def _block_from_row(r) -> LibraryBlock:
         cp_local=np.reshape(r.cp_local, (-1, 3)),
         cp_atom=np.asarray(r.cp_atom, dtype=np.int64),
         bonds=np.reshape(np.asarray(r.bonds, dtype=np.int64), (-1, 2)),
+        cp_partner_z=_partner_numbers(getattr(r, "cp_partner_element", None)),
     )
+
+
+def _partner_numbers(elements) -> np.ndarray | None:
+    """Atomic numbers of the partner elements (None for a table without the column)."""
+    if elements is None or (np.isscalar(elements) and elements != elements):  # None or NaN
+        return None
+    from mof.elements import atomic_numbers
+
+    return np.asarray(atomic_numbers(list(elements)), dtype=np.int64)
 
 
 def load_library(building_blocks, instances=None, conformers: int = 0) -> dict[str, LibraryBlock]:
@@ -377,6 +319,8 @@ _PARAMS = AssemblyParams()
 def _init_worker(lib: dict[str, LibraryBlock], params: AssemblyParams) -> None:
     global _LIB, _PARAMS
     _LIB, _PARAMS = lib, params
+    import torch
+
     torch.set_num_threads(1)
 
 
@@ -413,6 +357,9 @@ def _assemble_row(row: dict) -> tuple[dict, Crystal | None, np.ndarray | None]:
         mismatch_mean=res.mismatch_mean,
         mismatch_max=res.mismatch_max,
         min_atom_distance=res.min_atom_distance,
+        repair_rms=res.repair_rms,
+        repair_max=res.repair_max,
+        cell_strain=res.cell_strain,
         seconds=res.seconds,
     )
     return out, res.crystal, res.bonds
@@ -434,9 +381,10 @@ def assemble_table(
 ):
     """Assemble every row of a coarse table (``sample_id``, ``n_blocks``, ``lattice``,
     ``centres_frac``, ``sigmas``, ``block_ids``); write one CIF (with bonds) per structure that
-    got atoms (assembled or partial) into ``cif_dir``; return the per-structure table:
+    got atoms (assembled, bonded or partial) into ``cif_dir``; return the per-structure table:
     sample_id, n_blocks, status, reason (codes), detail, n_atoms, n_cp_node, n_cp_linker,
-    mismatch_mean, mismatch_max (A), min_atom_distance (A), seconds, cif (file name or null)."""
+    mismatch_mean, mismatch_max (A), min_atom_distance (A), repair_rms, repair_max (A, block
+    displacement by the fit), cell_strain (fraction), seconds, cif (file name or null)."""
     from pathlib import Path
 
     import pandas as pd
@@ -501,6 +449,7 @@ def run(
                 "local_coords",
                 "cp_local",
                 "cp_atom",
+                "cp_partner_element",
                 "bonds",
             ],
         )
@@ -513,7 +462,8 @@ def run(
     reasons = reason_counts(failed, most=None)
     say(
         f"[assemble_mofs] {len(coarse)} in -> {status['assembled']} assembled, "
-        f"{status['partial']} partial, {status['failed']} failed (reasons: {reasons}); "
-        f"median mismatch {table['mismatch_mean'].median():.2f} A, "
-        f"{table['seconds'].median():.2f} s per structure"
+        f"{status['bonded']} bonded (to relaxation with gaps or clashes), {status['partial']} "
+        f"partial, {status['failed']} failed (reasons: {reasons}); median mismatch "
+        f"{table['mismatch_mean'].median():.2f} A, median repair {table['repair_rms'].median():.2f}"
+        f" A, {table['seconds'].median():.2f} s per structure"
     )

@@ -54,6 +54,8 @@ class Crystal:
         species: (N,) element symbols.
         frac: (N, 3) fractional coordinates.
         occupancy: (N,) site occupancies (1.0 when the CIF gives none).
+        bonds: (B, 2) atom index pairs from the CIF's ``_geom_bond`` loop, or None when it has
+            none (then bonds are perceived from distances wherever they are needed).
     """
 
     id: str
@@ -61,6 +63,7 @@ class Crystal:
     species: list[str]
     frac: np.ndarray
     occupancy: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bonds: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.lattice = np.asarray(self.lattice, dtype=float).reshape(3, 3)
@@ -272,8 +275,31 @@ def _parse_p1(cid: str, items: dict[str, str], loops) -> Crystal:
             occ = [1.0 if r[iocc] in ("?", ".") else _number(r[iocc], "occupancy") for r in rows]
         if not species:
             raise CifError("atom_site loop is empty")
-        return Crystal(cid, lattice, species, np.array(frac), np.array(occ))
+        labels = (
+            [r[tags.index("_atom_site_label")] for r in rows] if "_atom_site_label" in tags else []
+        )
+        bonds = _geom_bonds(loops, labels)
+        return Crystal(cid, lattice, species, np.array(frac), np.array(occ), bonds)
     raise CifError("no atom_site loop with fractional coordinates")
+
+
+def _geom_bonds(loops, labels: list[str]) -> np.ndarray | None:
+    """(B, 2) atom indices of a ``_geom_bond`` loop whose labels name atoms uniquely; None when
+    there is no such loop. A bond naming an unknown label is a CifError."""
+    for tags, rows in loops:
+        if "_geom_bond_atom_site_label_1" not in tags:
+            continue
+        if len(set(labels)) != len(labels) or not labels:
+            return None  # labels do not identify atoms: bonds cannot be mapped
+        index = {lab: i for i, lab in enumerate(labels)}
+        i1 = tags.index("_geom_bond_atom_site_label_1")
+        i2 = tags.index("_geom_bond_atom_site_label_2")
+        try:
+            pairs = [(index[r[i1]], index[r[i2]]) for r in rows]
+        except KeyError as e:
+            raise CifError(f"_geom_bond names an unknown atom label {e.args[0]}") from None
+        return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    return None
 
 
 def _parse_pymatgen(cid: str, text: str) -> Crystal:

@@ -1,8 +1,8 @@
 """Periodic geometry as small pure functions.
 
 Conventions (pymatgen's): a lattice is a (3, 3) matrix whose *rows* are the cell vectors a, b, c
-in Angstrom; fractional coordinates f (N, 3) map to Cartesian x = f @ L. Every piece of code that
-needs wrapping or a minimum image uses these helpers instead of ad-hoc ``% 1.0``.
+in Angstrom; fractional coordinates f (N, 3) map to Cartesian x = f @ L. Code that needs wrapping
+or a minimum image uses these helpers instead of ad-hoc ``% 1.0``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ __all__ = [
     "frac_to_cart",
     "cart_to_frac",
     "minimum_image",
+    "lll_reduce",
+    "pair_min_image",
     "lattice_from_parameters",
     "lattice_parameters",
     "cell_volume",
@@ -43,11 +45,79 @@ def cart_to_frac(cart: np.ndarray, lattice: np.ndarray) -> np.ndarray:
     return np.linalg.solve(np.asarray(lattice).T, np.asarray(cart).T).T
 
 
+def lll_reduce(lattice: np.ndarray, delta: float = 0.99) -> tuple[np.ndarray, np.ndarray]:
+    """Lenstra-Lenstra-Lovasz reduction of a row-vector lattice.
+
+    Args:
+        lattice: (3, 3) row-vector lattice.
+        delta: Lovasz parameter in (0.25, 1).
+    Returns:
+        (reduced (3, 3), transform (3, 3) integer, determinant +-1) with
+        ``reduced == transform @ lattice``: the same lattice of points, with short, nearly
+        orthogonal cell vectors.
+    """
+    b = np.array(lattice, dtype=float)
+    t = np.eye(3, dtype=np.int64)
+
+    def gram_schmidt(b):
+        bs = np.zeros_like(b)
+        mu = np.zeros((3, 3))
+        for i in range(3):
+            bs[i] = b[i]
+            for j in range(i):
+                mu[i, j] = b[i] @ bs[j] / (bs[j] @ bs[j])
+                bs[i] = bs[i] - mu[i, j] * bs[j]
+        return bs, mu
+
+    bs, mu = gram_schmidt(b)
+    k = 1
+    for _ in range(1000):  # a 3-D reduction takes a handful of swaps
+        if k >= 3:
+            break
+        for j in range(k - 1, -1, -1):
+            q = int(np.round(mu[k, j]))
+            if q:
+                b[k] -= q * b[j]
+                t[k] -= q * t[j]
+                bs, mu = gram_schmidt(b)
+        if bs[k] @ bs[k] >= (delta - mu[k, k - 1] ** 2) * (bs[k - 1] @ bs[k - 1]):
+            k += 1
+        else:
+            b[[k, k - 1]] = b[[k - 1, k]]
+            t[[k, k - 1]] = t[[k - 1, k]]
+            bs, mu = gram_schmidt(b)
+            k = max(k - 1, 1)
+    return b, t
+
+
+_SHIFTS27 = np.array(
+    [[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=float
+)
+
+
+def _min_image_frac(dfrac: np.ndarray, lattice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(..., 3) fractional displacements -> (shortest equivalent (..., 3) integer shift to add,
+    its Cartesian vector (..., 3)), searched in the LLL-reduced basis (rounding there, then the
+    27 neighbouring images), which finds the true shortest vector also in strongly skewed cells.
+    """
+    red, t = lll_reduce(lattice)
+    t_inv = np.linalg.inv(t)  # unimodular: integer up to rounding
+    d_red = np.asarray(dfrac, dtype=float) @ t_inv  # coordinates in the reduced basis
+    n0 = -np.round(d_red)
+    cand = d_red[..., None, :] + n0[..., None, :] + _SHIFTS27  # (..., 27, 3)
+    cart = cand @ red
+    best = np.argmin(np.einsum("...kx,...kx->...k", cart, cart), axis=-1)
+    n_red = n0 + _SHIFTS27[best]
+    vec = np.take_along_axis(cart, best[..., None, None], axis=-2)[..., 0, :]
+    shift = np.rint(n_red @ t).astype(np.int64)  # back to the original basis
+    return shift, vec
+
+
 def minimum_image(dfrac: np.ndarray, lattice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Minimum-image version of fractional displacements.
 
-    Rounds each fractional component to the nearest integer, then searches the 27 neighbouring
-    images so that the result is the true shortest vector also in strongly skewed cells.
+    The search runs in the LLL-reduced basis of the lattice (round, then the 27 neighbouring
+    images), so the result is the true shortest vector also in strongly skewed cells.
 
     Args:
         dfrac: (N, 3) fractional displacements.
@@ -57,15 +127,29 @@ def minimum_image(dfrac: np.ndarray, lattice: np.ndarray) -> tuple[np.ndarray, n
         its Cartesian vector.
     """
     d = np.atleast_2d(np.asarray(dfrac, dtype=float))
-    d = d - np.round(d)
-    shifts = np.array(
-        [[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=float
+    shift, cart = _min_image_frac(d, np.asarray(lattice, dtype=float))
+    return d + shift, cart
+
+
+def pair_min_image(
+    a: np.ndarray, b: np.ndarray, lattice: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shortest periodic vectors between two sets of Cartesian points.
+
+    Args:
+        a: (P, 3) Cartesian positions.
+        b: (Q, 3) Cartesian positions.
+        lattice: (3, 3) row-vector lattice.
+    Returns:
+        (vec (P, Q, 3), shift (P, Q, 3) integer): ``vec[p, q] = b[q] + shift[p, q] @ lattice -
+        a[p]`` is the shortest such vector.
+    """
+    lat = np.asarray(lattice, dtype=float)
+    d = (np.asarray(b, dtype=float)[None, :, :] - np.asarray(a, dtype=float)[:, None, :]) @ (
+        np.linalg.inv(lat)
     )
-    cand = d[:, None, :] + shifts[None, :, :]  # (N, 27, 3)
-    cart = cand @ lattice
-    best = np.argmin(np.einsum("nkx,nkx->nk", cart, cart), axis=1)
-    idx = np.arange(len(d))
-    return cand[idx, best], cart[idx, best]
+    shift, vec = _min_image_frac(d, lat)
+    return vec, shift
 
 
 def lattice_from_parameters(

@@ -50,7 +50,7 @@ n_connections       connection points
 count               instances over all decomposed MOFs
 n_mofs, n_mofs_train  MOFs containing it (all / train split)
 example_mof         the MOF the representative instance comes from
-local_coords, cp_local, cp_atom, bonds  geometry of the representative instance (as above)
+local_coords, cp_local, cp_atom, cp_partner_element, bonds  the representative instance
 radius_of_gyration  sqrt(trace(Sigma)) of the representative, Angstrom
 ==================  =========================================================================
 
@@ -222,6 +222,7 @@ def tables(
     bb["local_coords"] = first["local_coords"].to_numpy()
     bb["cp_local"] = first["cp_local"].to_numpy()
     bb["cp_atom"] = first["cp_atom"].to_numpy()
+    bb["cp_partner_element"] = first["cp_partner_element"].to_numpy()
     bb["bonds"] = first["bonds"].to_numpy()
     bb["radius_of_gyration"] = [
         float(np.sqrt(np.trace(np.reshape(s, (3, 3))))) for s in first["sigma"]

@@ -548,7 +548,10 @@ def relax_structure(
         with tempfile.TemporaryDirectory(prefix="mofgen-relax-") as tmp:
             tmp = Path(tmp)
             clean = tmp / "structure.cif"
-            write_cif(clean, crystal)  # no bonds: lammps-interface perceives bonds and orders
+            # lammps-interface types with the CIF's bonds when it has them (assembled and
+            # bonded structures: the pairs of the assembly, as in MOFDiff, however long) and
+            # perceives bonds from distances otherwise
+            write_cif(clean, crystal, crystal.bonds)
             result_path = tmp / "result.json"
             cmd = [
                 sys.executable,
@@ -715,11 +718,12 @@ def run(
     processes: int = 1,
     say=print,
 ) -> pd.DataFrame:
-    """The relax_uff stage: every ``assembled`` structure is relaxed; one row each."""
+    """The relax_uff stage: every ``assembled`` and ``bonded`` structure (the assembly's hand-off,
+    bonds in its CIF) is relaxed; one row each."""
     from mof.io import read_table, write_table
     from mof.stage import params_from, reason_counts, structures_with_status
 
-    items = structures_with_status(read_table(assembled_path), cif_dir, "assembled")
+    items = structures_with_status(read_table(assembled_path), cif_dir, ("assembled", "bonded"))
     params = params_from(RelaxParams, cfg)
     workers = max(1, processes // max(1, params.omp_threads))
     df = relax_cifs(items, out_cif_dir, params, workers)
@@ -728,7 +732,8 @@ def run(
     top = reason_counts(df["reason"])
     timing = f"median {df['seconds'].median():.1f} s each; " if len(df) else ""
     say(
-        f"[relax_uff] {len(items)} assembled structures -> {n_ok} relaxed ({timing}failures: {top})"
+        f"[relax_uff] {len(items)} assembled or bonded structures -> {n_ok} relaxed "
+        f"({timing}failures: {top})"
     )
     return df
 

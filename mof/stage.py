@@ -21,10 +21,12 @@ def params_from(cls: type[P], cfg: dict) -> P:
 
 
 def structures_with_status(
-    table: pd.DataFrame, cif_dir: str | Path, status: str
+    table: pd.DataFrame, cif_dir: str | Path, status: str | tuple[str, ...]
 ) -> list[tuple[str, str]]:
-    """(sample_id, CIF path) of the rows of a stage table whose ``status`` is ``status``."""
-    ok = table[table["status"] == status]
+    """(sample_id, CIF path) of the rows of a stage table whose ``status`` is ``status`` (or one
+    of several)."""
+    wanted = (status,) if isinstance(status, str) else tuple(status)
+    ok = table[table["status"].isin(wanted)]
     return [(r.sample_id, str(Path(cif_dir) / r.cif)) for r in ok.itertuples()]
 
 

@@ -119,7 +119,7 @@ def test_end_to_end_cifs_read_back(tmp_path, tiny_model, random_embeddings, fixt
         coarse, load_library(bb), AssemblyParams(steps=20), tmp_path, processes=2, progress=False
     )
     assert len(table) == 6
-    assert set(table["status"]) <= {"assembled", "partial", "failed"}
+    assert set(table["status"]) <= {"assembled", "bonded", "failed"}
     written = table.dropna(subset=["cif"])
     assert len(written) >= 1
     for name, n_atoms in zip(written["cif"], written["n_atoms"]):

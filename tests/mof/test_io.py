@@ -39,6 +39,15 @@ def test_write_read_roundtrip(tmp_path, real_crystals):
     np.testing.assert_allclose(back.lattice, cr.lattice, atol=1e-5)
 
 
+def test_bonds_written_are_read_back(tmp_path, real_crystals):
+    cr = real_crystals["FIQCEN_clean"]
+    assert cr.bonds is None  # the CoRE file lists no bonds
+    bonds = np.array([[0, 5], [7, 3], [10, 11]])
+    write_cif(tmp_path / "x.cif", cr, bonds)
+    back = read_cif(tmp_path / "x.cif")
+    np.testing.assert_array_equal(back.bonds, bonds)
+
+
 def test_truncated_cif_is_an_error(cif_dir):
     with pytest.raises(CifError, match="truncated"):
         read_cif(cif_dir / "broken_truncated.cif")

@@ -48,3 +48,31 @@ def test_minimum_image_matches_brute_force_in_skewed_cell():
     np.testing.assert_allclose(np.linalg.norm(cart, axis=1), brute, atol=1e-10)
     # still the same point modulo the lattice
     np.testing.assert_allclose((dmin - d) - np.round(dmin - d), 0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pair_min_image_is_exact_in_strongly_sheared_cells(seed):
+    """Cells sheared by up to three cell lengths, where rounding fractional differences (or even
+    searching the 27 neighbours in the given basis) misses the nearest image."""
+    from mof.periodic import lll_reduce, pair_min_image
+
+    rng = np.random.default_rng(seed)
+    lat = np.diag(rng.uniform(5, 15, 3))
+    lat[1, 0] = rng.uniform(-3, 3) * lat[0, 0]
+    lat[2, :2] = rng.uniform(-25, 25, 2)
+    red, t = lll_reduce(lat)
+    np.testing.assert_allclose(red, t @ lat, atol=1e-9)
+    assert round(abs(np.linalg.det(t))) == 1
+    a = rng.uniform(0, 1, (12, 3)) @ lat
+    b = rng.uniform(0, 1, (15, 3)) @ lat
+    vec, shift = pair_min_image(a, b, lat)
+    np.testing.assert_allclose(vec, b[None] + shift @ lat - a[:, None], atol=1e-9)
+    r = range(-14, 15)  # wide enough for these shears (reduced vectors need coefficients ~ 11)
+    n = np.array([[i, j, k] for i in r for j in r for k in r])
+    imgs = b[None, :, :] + (n @ lat)[:, None, :]  # (S, Q, 3)
+    brute = np.stack([np.linalg.norm(imgs - x, axis=-1).min(axis=0) for x in a])  # (P, Q)
+    np.testing.assert_allclose(np.linalg.norm(vec, axis=-1), brute, atol=1e-9)
+    # the naive rounding of fractional differences is wrong for some pairs in these cells
+    df = (b[None] - a[:, None]) @ np.linalg.inv(lat)
+    naive = np.linalg.norm((df - np.round(df)) @ lat, axis=-1)
+    assert np.any(naive > brute + 0.1)

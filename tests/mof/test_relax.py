@@ -278,3 +278,39 @@ def test_a_structure_over_its_time_limit_is_recorded_as_timeout(cif_dir, tmp_pat
     assert "longer than 1 s (in " in df.loc[0, "error"]
     assert df.loc[0, "seconds"] < 10
     assert not list(tmp_path.glob("*.cif"))
+
+
+def test_typing_uses_the_bonds_the_cif_lists(tmp_path, cif_dir):
+    """A bonded assembly's CIF lists its bonds (pairs that may still be far apart):
+    lammps-interface must type with them, not perceive its own. An extra 4 A "bond" between
+    two carbons that no perception would make must reach the LAMMPS data file."""
+    from mof.bonds import find_bonds
+    from mof.elements import atomic_numbers
+    from mof.relax import relax_structure
+
+    cr = read_cif(cif_dir / "EDUSIF_clean.cif")
+    bonds, _ = find_bonds(atomic_numbers(cr.species), cr.frac, cr.lattice)
+    pairs = np.stack([bonds.i, bonds.j], 1)
+    carbons = [i for i, s in enumerate(cr.species) if s == "C"]
+    _, cart = minimum_image(cr.frac[carbons] - cr.frac[carbons[0]], cr.lattice)
+    far = carbons[int(np.argmin(np.abs(np.linalg.norm(cart, axis=1) - 4.0)))]
+    pairs = np.vstack([pairs, [carbons[0], far]])
+    write_cif(tmp_path / "bonded.cif", cr, pairs)
+    assert read_cif(tmp_path / "bonded.cif").bonds.shape == pairs.shape
+    with open(tmp_path / "typing.log", "w") as log:
+        listed = _type_structure(str(tmp_path / "bonded.cif"), "UFF4MOF", 12.5, log)
+        write_cif(tmp_path / "plain.cif", cr)
+        perceived = _type_structure(str(tmp_path / "plain.cif"), "UFF4MOF", 12.5, log)
+
+    def n_bonds(typed):
+        line = next(ln for ln in typed["data"].splitlines() if ln.strip().endswith(" bonds"))
+        return int(line.split()[0]) // int(np.prod(typed["reps"]))
+
+    assert n_bonds(listed) == len(pairs)
+    assert n_bonds(perceived) != len(pairs)
+    # and relax_structure passes the bonds on: the bond pulls the two carbons together
+    row = relax_structure("bonded", tmp_path / "bonded.cif", tmp_path / "out.cif")
+    assert row["status"] == "relaxed", row
+    out = read_cif(tmp_path / "out.cif")
+    _, d = minimum_image(out.frac[[far]] - out.frac[[carbons[0]]], out.lattice)
+    assert np.linalg.norm(d) < 2.5

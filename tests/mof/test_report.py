@@ -41,13 +41,20 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
     shutil.copy(cif_dir / "FIQCEN_clean.cif", cdir / "s2.cif")
     hk = mofs.set_index("id").loc["FIQCEN_clean"]
     coarse = pd.DataFrame(
-        {"sample_id": ["s1", "s2", "s3"], "block_ids": [["x", "y"], list(hk["block_ids"]), ["z"]]}
+        {
+            "sample_id": ["s1", "s2", "s3", "s4"],
+            "block_ids": [["x", "y"], list(hk["block_ids"]), ["z"], ["x", "z"]],
+        }
     )
+    # s2 reached relaxation through the bonded hand-off; s3 was balanced but failed; s4 did not
+    # balance
     assembled = pd.DataFrame(
         {
-            "sample_id": ["s1", "s2", "s3"],
-            "status": ["assembled", "assembled", "failed"],
-            "cif": ["s1.cif", "s2.cif", None],
+            "sample_id": ["s1", "s2", "s3", "s4"],
+            "status": ["assembled", "bonded", "failed", "failed"],
+            "n_cp_node": [4, 48, 2, 3],
+            "n_cp_linker": [4, 48, 2, 5],
+            "cif": ["s1.cif", "s2.cif", None, None],
         }
     )
     relaxed = pd.DataFrame(
@@ -80,11 +87,30 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
         coarse, assembled, relaxed, val, structures, mofs, cdir, "t", tmp_path / "rep"
     )
     # s2 is HKUST-1, a training MOF (same key, matching structure): valid, not novel
-    assert res == {"sampled": 3, "assembled": 2, "relaxed": 2, "valid": 2, "novel": 1, "vnu": 1}
+    assert res == {
+        "sampled": 4,
+        "balanced": 3,
+        "assembled": 1,
+        "bonded": 2,
+        "relaxed": 2,
+        "valid": 2,
+        "novel": 1,
+        "vnu": 1,
+    }
     text = (tmp_path / "rep" / "tables.md").read_text()
     assert "MOFDiff" in text and "StructureMatcher" in text and "| valid | 2 |" in text
     funnel = pd.read_csv(tmp_path / "rep" / "funnel.csv")
-    assert list(funnel["stage"])[0] == "sampled"
+    assert list(funnel["stage"]) == [
+        "sampled",
+        "balanced",
+        "assembled (strict)",
+        "assembled or bonded",
+        "relaxed",
+        "valid",
+        "valid + novel",
+        "valid + novel + unique",
+    ]
+    assert "MOFDiff" in funnel.set_index("stage").loc["valid", "meaning"]
     assert funnel.set_index("stage").loc["relaxed", "count"] == 2
     relax = pd.read_csv(tmp_path / "rep" / "relax.csv")
     assert relax.loc[0, "outcome"] == "relaxed" and relax.loc[0, "count"] == 2

@@ -46,7 +46,10 @@ def test_full_run_on_tiny_dataset(tmp_path):
     assert "[preprocess]" in log
     relaxed = pd.read_parquet(tmp_path / "results" / "relax" / "test" / "relaxed.parquet")
     assembled_path = tmp_path / "results" / "assemble" / "test" / "assembled.parquet"
-    assert len(relaxed) == (pd.read_parquet(assembled_path)["status"] == "assembled").sum()
+    assert (
+        len(relaxed)
+        == pd.read_parquet(assembled_path)["status"].isin(["assembled", "bonded"]).sum()
+    )
     # nothing to do on a second run
     again = run_snakemake(tmp_path, "--configfile", str(cfg), "--cores", "2", "-n", "all")
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -76,6 +79,8 @@ def test_relax_and_validate_rerun_alone_on_real_structures(tmp_path):
             "sample_id": list(names),
             "status": "assembled",
             "reason": "",
+            "n_cp_node": 4,
+            "n_cp_linker": 4,
             "cif": [f"{sid}.cif" for sid in names],
         }
     )
@@ -98,7 +103,7 @@ def test_relax_and_validate_rerun_alone_on_real_structures(tmp_path):
     assert val["valid"].all(), val[["sample_id", "reason"]]
     funnel = pd.read_csv(results / "report" / "test" / "funnel.csv").set_index("stage")
     assert funnel.loc["relaxed", "count"] == 2 and funnel.loc["valid", "count"] == 2
-    assert "[relax_uff] 3 assembled structures -> 2 relaxed" in res.stderr
+    assert "[relax_uff] 3 assembled or bonded structures -> 2 relaxed" in res.stderr
 
 
 @pytest.mark.parametrize(

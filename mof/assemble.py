@@ -13,12 +13,14 @@ between the two atoms that carried them, written into the CIF as ``_geom_bond``.
 
 Statuses (every sample gets one row):
 
-- ``assembled``: every pair closer than ``max_mismatch`` and no two atoms of different blocks
-  closer than ``min_atom_distance``;
+- ``assembled``: every pair closer than ``max_mismatch``, no bond between blocks bent by more
+  than ``max_bond_angle`` from straight through its midpoint (the two half-bonds of a pair point
+  opposite ways in training), and no two atoms of different blocks closer than
+  ``min_atom_distance``;
 - ``bonded``: connection points balance and are all paired, but some gaps or clashes remain
-  (reasons ``connections_do_not_meet``, ``atom_overlap``); with ``handoff`` (the default, as in
-  MOFDiff) its CIF with its bond list goes to relaxation, which closes the gaps or fails it;
-  without ``handoff`` the same structure is ``partial`` and stops here;
+  (reasons ``connections_do_not_meet``, ``bonds_bent``, ``atom_overlap``); with ``handoff``
+  (the default, as in MOFDiff) its CIF with its bond list goes to relaxation, which closes the
+  gaps or fails it; without ``handoff`` the same structure is ``partial`` and stops here;
 - ``failed``: nothing to build (``no_node_or_linker``, ``unbalanced_connections``,
   ``unknown_block``, ``error``).
 
@@ -77,6 +79,7 @@ class AssemblyParams(FitParams):
     the fit's own weights and budgets are inherited from ``FitParams``."""
 
     max_mismatch: float = 1.0
+    max_bond_angle: float = 60.0
     min_atom_distance: float = 0.6
     handoff: bool = True
     sigma_init: bool = True
@@ -92,7 +95,7 @@ class AssemblyParams(FitParams):
 class AssemblyResult:
     status: str  # "assembled", "bonded", "partial" or "failed"
     reason: str  # ";"-joined codes: no_node_or_linker, unbalanced_connections,
-    #              connections_do_not_meet, atom_overlap, unknown_block, error
+    #              connections_do_not_meet, bonds_bent, atom_overlap, unknown_block, error
     crystal: Crystal | None
     detail: str = ""
     bonds: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
@@ -101,6 +104,7 @@ class AssemblyResult:
     n_cp_linker: int = 0
     mismatch_mean: float = float("nan")
     mismatch_max: float = float("nan")
+    bond_angle_max: float = float("nan")  # degrees, worst bent bond across a pair of blocks
     min_atom_distance: float = float("nan")
     repair_rms: float = float("nan")  # A, RMS displacement of block centres by the fit
     repair_max: float = float("nan")  # A, largest displacement of a block centre
@@ -198,7 +202,7 @@ def assemble(
                     c + [(place.blocks[i], place.rots[i])] for i, c in enumerate(candidates)
                 ]
             choose_orientations(place, candidates, order, sp)
-            place, loss = joint_fit(place, sp)
+            place, loss = joint_fit(place, sp, lattice)
         if loss < best_loss or best is None:
             best, best_loss = place, loss
     return _build(best, centres, lattice, p, structure_id, t0, base)
@@ -209,7 +213,7 @@ def _build(place: Placement, centres0, lattice0, p: AssemblyParams, sid: str, t0
     from mof.bonds import neighbour_pairs
 
     blocks = place.blocks
-    a, b, _, dist = assign(place, p)
+    a, b, _, dist, angle = assign(place, p)
     atom_offset = np.cumsum([0] + [len(blk.z) for blk in blocks[:-1]])
     cp_atom_global = np.concatenate(
         [atom_offset[i] + np.asarray(blk.cp_atom, dtype=int) for i, blk in enumerate(blocks)]
@@ -246,6 +250,7 @@ def _build(place: Placement, centres0, lattice0, p: AssemblyParams, sid: str, t0
         n_atoms=len(zz),
         mismatch_mean=float(dist.mean()),
         mismatch_max=float(dist.max()),
+        bond_angle_max=float(angle.max()),
         min_atom_distance=min_contact,
         repair_rms=float(np.sqrt(np.mean(moved**2))),
         repair_max=float(moved.max()),
@@ -258,6 +263,14 @@ def _build(place: Placement, centres0, lattice0, p: AssemblyParams, sid: str, t0
             (
                 "connections_do_not_meet",
                 f"max mismatch {res.mismatch_max:.2f} A > {p.max_mismatch} A",
+            )
+        )
+    if res.bond_angle_max > p.max_bond_angle:
+        reasons.append(
+            (
+                "bonds_bent",
+                f"a bond between blocks bent by {res.bond_angle_max:.0f} degrees "
+                f"> {p.max_bond_angle:.0f}",
             )
         )
     if min_contact < p.min_atom_distance:
@@ -356,6 +369,7 @@ def _assemble_row(row: dict) -> tuple[dict, Crystal | None, np.ndarray | None]:
         n_cp_linker=res.n_cp_linker,
         mismatch_mean=res.mismatch_mean,
         mismatch_max=res.mismatch_max,
+        bond_angle_max=res.bond_angle_max,
         min_atom_distance=res.min_atom_distance,
         repair_rms=res.repair_rms,
         repair_max=res.repair_max,
@@ -383,8 +397,9 @@ def assemble_table(
     ``centres_frac``, ``sigmas``, ``block_ids``); write one CIF (with bonds) per structure that
     got atoms (assembled, bonded or partial) into ``cif_dir``; return the per-structure table:
     sample_id, n_blocks, status, reason (codes), detail, n_atoms, n_cp_node, n_cp_linker,
-    mismatch_mean, mismatch_max (A), min_atom_distance (A), repair_rms, repair_max (A, block
-    displacement by the fit), cell_strain (fraction), seconds, cif (file name or null)."""
+    mismatch_mean, mismatch_max (A), bond_angle_max (degrees), min_atom_distance (A),
+    repair_rms, repair_max (A, block displacement by the fit), cell_strain (fraction), seconds,
+    cif (file name or null)."""
     from pathlib import Path
 
     import pandas as pd
@@ -460,10 +475,11 @@ def run(
     status = Counter(table["status"])
     failed = table.loc[table["status"] != "assembled", "reason"]
     reasons = reason_counts(failed, most=None)
+    built = table[table["cif"].notna()]
     say(
         f"[assemble_mofs] {len(coarse)} in -> {status['assembled']} assembled, "
         f"{status['bonded']} bonded (to relaxation with gaps or clashes), {status['partial']} "
         f"partial, {status['failed']} failed (reasons: {reasons}); median mismatch "
-        f"{table['mismatch_mean'].median():.2f} A, median repair {table['repair_rms'].median():.2f}"
-        f" A, {table['seconds'].median():.2f} s per structure"
+        f"{built['mismatch_mean'].median():.2f} A, median repair {built['repair_rms'].median():.2f}"
+        f" A, {built['seconds'].median():.2f} s per built structure"
     )

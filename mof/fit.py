@@ -116,8 +116,9 @@ def pair_costs(x_a, u_a, x_b, u_b, lattice, p: FitParams, mismatch=None):
 def assign(place: Placement, p: FitParams):
     """One-to-one pairing of node-side and linker-side CPs (Hungarian on ``pair_costs``).
 
-    Returns (a (P,), b (P,), shift (P, 3), distance (P,)): flat CP indices (node side, linker
-    side), the image of b and the CP distance of each pair."""
+    Returns (a (P,), b (P,), shift (P, 3), distance (P,), angle (P,)): flat CP indices (node
+    side, linker side), the image of b, the CP distance of each pair and the angle (degrees)
+    between the two half-bonds' directions and a straight bond (0: as in training)."""
     c = cp_arrays(place.blocks)
     x = place.centres[c["owner"]] + np.einsum("nxy,ny->nx", place.rots[c["owner"]], c["cp"])
     y = place.centres[c["owner"]] + np.einsum("nxy,ny->nx", place.rots[c["owner"]], c["atom"])
@@ -127,7 +128,12 @@ def assign(place: Placement, p: FitParams):
     mism = element_mismatch(c["z"][ia], c["pz"][ia], c["z"][ib], c["pz"][ib])
     cost, dist, shift = pair_costs(x[ia], u[ia], x[ib], u[ib], place.lattice, p, mism)
     rows, cols = linear_sum_assignment(cost)
-    return ia[rows], ib[cols], shift[rows, cols], dist[rows, cols]
+    a, b = ia[rows], ib[cols]
+    cos = -np.einsum("px,px->p", u[a], u[b]) / np.maximum(
+        np.linalg.norm(u[a], axis=1) * np.linalg.norm(u[b], axis=1), 1e-12
+    )
+    angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    return a, b, shift[rows, cols], dist[rows, cols], angle
 
 
 # ----------------------------------------------------------------------------------------------
@@ -308,7 +314,7 @@ class _Fit:
     (K, 3, A) and a bounded symmetric strain of the cell (6 parameters). Block centres keep
     their fractional positions in the strained cell, plus their translation."""
 
-    def __init__(self, place: Placement, p: FitParams):
+    def __init__(self, place: Placement, p: FitParams, lattice_ref: np.ndarray | None = None):
         dt = torch.float64
         self.p, self.blocks = p, place.blocks
         c = cp_arrays(place.blocks)
@@ -319,13 +325,21 @@ class _Fit:
         self.atom_owner_np = owner
         self.atom_owner = torch.as_tensor(owner)
         self.local = torch.cat([torch.as_tensor(b.local, dtype=dt) for b in place.blocks])
-        self.lat0 = torch.as_tensor(place.lattice, dtype=dt)
+        # the strain is measured from lattice_ref (the sampled cell), so that the bound holds
+        # for the whole assembly however many fits run one after the other
+        ref = place.lattice if lattice_ref is None else np.asarray(lattice_ref, dtype=float)
+        self.lat0 = torch.as_tensor(ref, dtype=dt)
         self.frac0 = torch.as_tensor(place.centres @ np.linalg.inv(place.lattice), dtype=dt)
+
         self.r0 = torch.as_tensor(place.rots, dtype=dt)
         k = len(place.blocks)
         self.w = torch.zeros(k, 3, dtype=dt, requires_grad=True)
         self.t = torch.zeros(k, 3, dtype=dt, requires_grad=True)
-        self.e = torch.zeros(6, dtype=dt, requires_grad=True)
+        e0 = np.linalg.solve(ref, place.lattice) - np.eye(3)
+        e0 = 0.5 * (e0 + e0.T)[[0, 1, 2, 0, 0, 1], [0, 1, 2, 1, 2, 2]]
+        bound = max(p.max_strain, 1e-12)
+        self.e = torch.as_tensor(np.arctanh(np.clip(e0 / bound, -0.999, 0.999)), dtype=dt)
+        self.e.requires_grad_(True)
 
     def state(self):
         lat = self.lat0 @ (torch.eye(3, dtype=self.lat0.dtype) + _strain(self.e, self.p.max_strain))
@@ -379,15 +393,18 @@ class _Fit:
         return float(opt.step(closure).detach())
 
 
-def joint_fit(place: Placement, p: FitParams) -> tuple[Placement, float]:
+def joint_fit(
+    place: Placement, p: FitParams, lattice_ref: np.ndarray | None = None
+) -> tuple[Placement, float]:
     """Rounds of assignment + L-BFGS over rotations, translations and cell strain.
 
     In all rounds but the last the pair cost is robust (Cauchy, scale growing from
     ``robust_start`` A by 8x over the rounds), so that pairs that fit pull before those that do
     not; the last round is plain least squares. Returns the new placement and the final loss
-    (of the last round's assignment and clash pairs)."""
+    (of the last round's assignment and clash pairs). The cell strain is bounded relative to
+    ``lattice_ref`` (default: the placement's own cell)."""
     dt = torch.float64
-    fit = _Fit(place, p)
+    fit = _Fit(place, p, lattice_ref)
     n = max(1, p.rounds)
     scales = [
         p.robust_start * 8.0 ** (r / max(1, n - 2)) if p.robust_start > 0 else 0.0
@@ -396,7 +413,7 @@ def joint_fit(place: Placement, p: FitParams) -> tuple[Placement, float]:
     loss = float("nan")
     for scale in scales:
         cur = fit.placement()
-        a, b, shift, _ = assign(cur, p)
+        a, b, shift, _, _ = assign(cur, p)
         pairs = (torch.as_tensor(a), torch.as_tensor(b), torch.as_tensor(shift, dtype=dt))
         ii, jj, sh = _clash_pairs(cur, p.clash_distance + 1.0, fit.atom_owner_np)
         clashes = (torch.as_tensor(ii), torch.as_tensor(jj), torch.as_tensor(sh, dtype=dt))

@@ -37,7 +37,8 @@ from mof.periodic import pair_min_image
 
 @dataclass
 class FitParams:
-    """Weights and budgets of the fit (a subset of ``AssemblyParams``)."""
+    """Weights and budgets of the fit (``AssemblyParams`` extends it; the fields that are config
+    keys take their defaults from the schema's ``assemble`` section)."""
 
     rounds: int = 4
     robust_start: float = 0.5
@@ -51,7 +52,6 @@ class FitParams:
     translation_iterations: int = 3
     max_translation: float = 4.0
     shift_penalty: float = 0.3
-    apply_shift: bool = True
 
 
 @dataclass
@@ -246,8 +246,7 @@ def choose_orientations(place: Placement, candidates: list, order, p: FitParams,
             changed = True
             if len(best_blk.cp_local) != len(place.blocks[i].cp_local):
                 raise ValueError("conformers of one block differ in connection points")
-            if p.apply_shift:
-                place.centres[i] = place.centres[i] + shifts[best]
+            place.centres[i] = place.centres[i] + shifts[best]
             place.blocks[i], place.rots[i] = best_blk, best_rot
             cp_atom = np.asarray(best_blk.cp_atom, dtype=int)
             sel = owner == i

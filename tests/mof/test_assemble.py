@@ -63,6 +63,17 @@ def test_oracle_assembly_recovers_the_structure(fixture_tables, library, name, s
     assert res.n_cp_node == res.n_cp_linker
 
 
+def test_zif8_is_recovered_with_its_own_blocks(fixture_tables, library):
+    """ZIF-8 (OFERUN): the 2-methylimidazolate flips leave connection points in place and move
+    atoms; the bond directions and partner elements tell them apart."""
+    structures, mofs, _, _ = fixture_tables
+    row = mofs.set_index("id").loc["OFERUN_clean"].to_dict()
+    row["id"] = "OFERUN_clean"
+    res = _oracle(row, library)
+    assert res.status == "assembled", res.detail
+    assert _matches(structures.set_index("id").loc["OFERUN_clean"], res.crystal)
+
+
 @pytest.mark.parametrize("name", ["EDUSIF_clean", "FIQCEN_clean"])
 def test_fit_repairs_moved_centres_and_a_strained_cell(fixture_tables, library, name):
     """Block centres moved by 1 A (RMS) and the cell strained by 3%: the joint fit of rotations,

@@ -228,7 +228,7 @@ def choose_orientations(place: Placement, candidates: list, order, p: FitParams,
             u_o = (y_all[other] - x_all[other])[idx]
             z_o, pz_o = c["z"][other][idx], c["pz"][other][idx]
             rad_at = max(np.linalg.norm(b.local, axis=1).max() for b, _ in cands)
-            ai, a_img = _images_near(
+            _, a_img = _images_near(
                 atoms_all[atom_owner != i], lat, place.centres[i], rad_at + p.clash_distance
             )
             if len(x_img) == 0:

@@ -16,6 +16,7 @@ frac_coords        3 N floats, row-major (N, 3) fractional coordinates
 occupancy          N floats, site occupancies
 disorder_flag      the source flags the entry as disordered (CoRE MOF ``DISORDER`` column)
 parse_error        why the CIF could not be read (null when it could)
+parse_reason       its code: ``bad_cif`` or ``multiple_data_blocks`` (null when it could)
 lcd, pld, lfpd     largest cavity / pore-limiting / largest free-sphere diameter, A (source CSV)
 density            g/cm^3 (the CoRE MOF CSV column ``cm3_g``)
 asa_m2_g, asa_m2_cm3  accessible surface area
@@ -23,6 +24,13 @@ void_fraction      accessible void fraction (``AV_VF``)
 metals             metals listed by the source (``All_Metals``)
 has_oms            open metal site flag (``Has_OMS``)
 =================  ===========================================================================
+
+Every input is accounted for by id: a structure that is read but not selected is a row of the
+excluded table (``results/dataset/excluded.parquet``: ``id``, ``reason``, ``detail``) with reason
+``too_many_atoms`` (more than ``max_atoms``), ``disorder_flag`` (flagged by the source CSV, with
+``drop_disordered``) or ``not_sampled`` (left out by ``sample_size``). A folder's CIFs are its
+entries named ``*.cif`` in any letter case; one that cannot be read (a dangling link, a folder
+named ``x.cif``) is a row with its ``parse_error``, like any other unreadable CIF.
 """
 
 from __future__ import annotations
@@ -122,11 +130,21 @@ def _source_label(cfg: DatasetConfig) -> str:
     return f"core-mof:{cfg.core_mof_set}" if cfg.source == "core-mof" else f"folder:{cfg.folder}"
 
 
-def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFrame, str]:
+def _excluded(cid: str, reason: str, detail: str) -> dict:
+    return {"id": cid, "reason": reason, "detail": detail}
+
+
+EXCLUDED_COLUMNS = ["id", "reason", "detail"]
+
+
+def select_dataset(
+    cfg: DatasetConfig, progress: bool = True, return_excluded: bool = False
+) -> tuple[pd.DataFrame, str] | tuple[pd.DataFrame, str, pd.DataFrame]:
     """Read, filter, sample and split the structures.
 
     Returns:
-        (structures table, one-line summary).
+        (structures table, one-line summary), and the excluded table (``id``, ``reason``,
+        ``detail``) as a third item with ``return_excluded``.
     """
     props = _load_properties(cfg)
     excluded: Counter[str] = Counter()
@@ -135,9 +153,12 @@ def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFr
         flagged = props["DISORDER"].astype(str).str.upper().eq("DISORDER")
         flagged_ids = set(props.index[flagged])
     wanted: set[str] | None = None
+    dropped: list[dict] = []  # the excluded table
     if cfg.source == "core-mof" and cfg.drop_disordered:
         wanted = set(props.index) - flagged_ids
         excluded["disorder_flag"] = len(flagged_ids)
+        detail = "DISORDER in the source CSV"
+        dropped += [_excluded(i, "disorder_flag", detail) for i in sorted(flagged_ids)]
 
     rows = []
     it = _iter_source(cfg, wanted)
@@ -151,12 +172,18 @@ def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFr
     ):
         if cfg.drop_disordered and cid in flagged_ids:  # folder source with a properties CSV
             excluded["disorder_flag"] += 1
+            dropped.append(_excluded(cid, "disorder_flag", "DISORDER in the properties CSV"))
             continue
         row = {"id": cid, "disorder_flag": cid in flagged_ids, "parse_error": None}
+        row["parse_reason"] = None
         try:
+            if isinstance(text, CifError):  # the folder entry could not be read
+                raise text
             cr = parse_cif(text, cid)
             if cr.n_atoms > cfg.max_atoms:
                 excluded["too_many_atoms"] += 1
+                detail = f"{cr.n_atoms} atoms (max_atoms {cfg.max_atoms})"
+                dropped.append(_excluded(cid, "too_many_atoms", detail))
                 continue
             row.update(
                 formula=cr.formula,
@@ -166,8 +193,9 @@ def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFr
                 frac_coords=cr.frac.reshape(-1).tolist(),
                 occupancy=cr.occupancy.tolist(),
             )
-        except (CifError, ValueError, IndexError) as e:
+        except Exception as e:  # noqa: BLE001 - one unreadable file is a row, never a dead stage
             row.update(
+                parse_reason=getattr(e, "reason", "bad_cif"),
                 formula="",
                 n_atoms=-1,
                 lattice=[],
@@ -185,6 +213,12 @@ def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFr
         rng = np.random.default_rng(cfg.seed)
         pick = np.sort(rng.choice(len(rows), size=cfg.sample_size, replace=False))
         excluded["not_sampled"] = len(rows) - cfg.sample_size
+        kept = set(pick.tolist())
+        dropped += [
+            _excluded(r["id"], "not_sampled", f"sample_size {cfg.sample_size}, seed {cfg.seed}")
+            for i, r in enumerate(rows)
+            if i not in kept
+        ]
         rows = [rows[i] for i in pick]
     df = pd.DataFrame(rows)
     df.insert(1, "source", _source_label(cfg))
@@ -209,7 +243,10 @@ def select_dataset(cfg: DatasetConfig, progress: bool = True) -> tuple[pd.DataFr
         f"(train {splits['train']}, val {splits['val']}, test {splits['test']}; "
         f"{n_err} unreadable, kept for the rejects table); excluded: {excl}"
     )
-    return df, summary
+    if not return_excluded:
+        return df, summary
+    out = pd.DataFrame(dropped, columns=EXCLUDED_COLUMNS).sort_values("id", ignore_index=True)
+    return df, summary, out
 
 
 def crystal_from_row(row) -> Crystal:
@@ -223,11 +260,14 @@ def crystal_from_row(row) -> Crystal:
     )
 
 
-def run(cfg: dict, output: str, say=print) -> pd.DataFrame:
-    """The select_dataset stage: config dict in, structures table written to ``output``."""
+def run(cfg: dict, output: str, say=print, excluded: str | None = None) -> pd.DataFrame:
+    """The select_dataset stage: config dict in, structures table written to ``output`` (and
+    the excluded table to ``excluded`` when given)."""
     from mof.io import write_table
 
-    df, summary = select_dataset(DatasetConfig.from_dict(cfg))
+    df, summary, dropped = select_dataset(DatasetConfig.from_dict(cfg), return_excluded=True)
     write_table(df, output)
+    if excluded is not None:
+        write_table(dropped, excluded)
     say(summary)
     return df

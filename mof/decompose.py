@@ -31,6 +31,7 @@ from mof.periodic import cart_to_frac, wrap
 
 REJECT_REASONS = {
     "parse_error": "the CIF could not be read",
+    "multiple_data_blocks": "the CIF holds more than one data block",
     "disorder": "partial occupancies, or flagged as disordered by the source",
     "no_metal": "no metal atom in the cell",
     "geometry_anomaly": "atoms closer than 0.7 A, O-O bonds, or C/N with more than 4 neighbours",

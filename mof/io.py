@@ -26,12 +26,15 @@ __all__ = [
     "CifError",
     "parse_cif",
     "read_cif",
+    "read_cif_text",
     "write_cif",
     "core_mof_archive",
     "core_mof_properties",
     "iter_core_mof_cifs",
     "iter_cif_folder",
     "cif_paths",
+    "cif_files",
+    "is_cif_name",
     "read_table",
     "write_table",
     "read_yaml",
@@ -41,7 +44,19 @@ CORE_MOF_DATASETS = {"2019-ASR", "2019-FSR", "2014"}
 
 
 class CifError(ValueError):
-    """A CIF that cannot be turned into a crystal structure."""
+    """A CIF that cannot be turned into a crystal structure.
+
+    ``reason`` is the code the stages record: ``bad_cif`` (the default) or
+    ``multiple_data_blocks`` (a file with more than one ``data_`` block: which one was meant is
+    not ours to guess, so every stage rejects it).
+    """
+
+    def __init__(self, message: str, reason: str = "bad_cif"):
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.reason))
 
 
 @dataclass
@@ -97,6 +112,7 @@ class Crystal:
 # CIF reading
 # ----------------------------------------------------------------------------------------------
 
+_ANGLES = ("alpha", "beta", "gamma")
 _NUM = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\(\d+\))?$")
 _IDENTITY_OPS = {"x,y,z", "+x,+y,+z"}
 
@@ -163,7 +179,10 @@ def _scan(text: str) -> tuple[dict[str, str], list[tuple[list[str], list[list[st
         low = line.lower()
         if low.startswith("data_"):
             if seen_data:
-                break
+                raise CifError(
+                    f"more than one data block ({line.split()[0]} after the first)",
+                    reason="multiple_data_blocks",
+                )
             seen_data = True
             continue
         if low == "loop_" or low.startswith("loop_ "):
@@ -248,9 +267,7 @@ def _parse_p1(cid: str, items: dict[str, str], loops) -> Crystal:
         ]
     except KeyError as e:
         raise CifError(f"missing cell parameter {e.args[0]}") from None
-    if min(params[:3]) <= 0:
-        raise CifError(f"non-positive cell length in {params[:3]}")
-    lattice = lattice_from_parameters(*params)
+    lattice = _checked_lattice(params)
     for tags, rows in loops:
         if "_atom_site_fract_x" not in tags:
             continue
@@ -281,6 +298,46 @@ def _parse_p1(cid: str, items: dict[str, str], loops) -> Crystal:
         bonds = _geom_bonds(loops, labels)
         return Crystal(cid, lattice, species, np.array(frac), np.array(occ), bonds)
     raise CifError("no atom_site loop with fractional coordinates")
+
+
+_CELL_KEYS = [f"_cell_length_{k}" for k in "abc"] + [f"_cell_angle_{k}" for k in _ANGLES]
+
+
+def _checked_lattice(params: list[float]) -> np.ndarray:
+    """The lattice of six cell parameters; a CifError naming the field when they make no cell
+    (not finite, a length <= 0, an angle outside (0, 180), angles that enclose no volume)."""
+    for key, v in zip(_CELL_KEYS, params):
+        if not np.isfinite(v):
+            raise CifError(f"{key} is {v}")
+        if key.startswith("_cell_length") and v <= 0:
+            raise CifError(f"{key} is {v}: a cell length must be positive")
+        if key.startswith("_cell_angle") and not 0 < v < 180:
+            raise CifError(f"{key} is {v}: a cell angle must lie strictly between 0 and 180")
+    cos = np.cos(np.radians(params[3:]))
+    if 1 - (cos**2).sum() + 2 * cos.prod() < 1e-8:
+        names = ", ".join(f"{k}={v}" for k, v in zip(_CELL_KEYS[3:], params[3:]))
+        raise CifError(f"the cell angles enclose no volume ({names})")
+    lattice = lattice_from_parameters(*params)
+    if not np.all(np.isfinite(lattice)):
+        raise CifError(f"the cell {params} overflows")
+    return lattice
+
+
+def _check_crystal(cr: Crystal) -> Crystal:
+    """Refuse what no stage can use: non-finite or absurd coordinates, a cell of no volume."""
+    if not np.all(np.isfinite(cr.lattice)) or abs(np.linalg.det(cr.lattice)) < 1e-6:
+        raise CifError("the cell has no volume (or is not finite)")
+    bad = ~np.isfinite(cr.frac) | (np.abs(cr.frac) > 1e3)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise CifError(
+            f"_atom_site_fract_{'xyz'[j]} of atom {i + 1} ({cr.species[i]}) is {cr.frac[i, j]}"
+        )
+    bad_occ = ~np.isfinite(cr.occupancy) | (cr.occupancy < 0)
+    if bad_occ.any():
+        i = int(np.argmax(bad_occ))
+        raise CifError(f"_atom_site_occupancy of atom {i + 1} is {cr.occupancy[i]}")
+    return cr
 
 
 def _geom_bonds(loops, labels: list[str]) -> np.ndarray | None:
@@ -335,20 +392,27 @@ def parse_cif(text: str, cid: str = "structure") -> Crystal:
     """
     if not text or not text.strip():
         raise CifError("empty file")
+    if "\0" in text:
+        raise CifError("binary data (NUL bytes) in the file")
     items, loops = _scan(text)
     if _is_p1(items, loops):
-        return _parse_p1(cid, items, loops)
-    return _parse_pymatgen(cid, text)
+        return _check_crystal(_parse_p1(cid, items, loops))
+    return _check_crystal(_parse_pymatgen(cid, text))
+
+
+def read_cif_text(path: str | Path) -> str:
+    """The text of a CIF file; a CifError when it cannot be read (missing, a dangling link, a
+    folder, no permission)."""
+    path = Path(path)
+    try:
+        return path.read_text(errors="replace")
+    except OSError as e:
+        raise CifError(f"cannot read {path.name}: {e.strerror or e}") from e
 
 
 def read_cif(path: str | Path) -> Crystal:
     """Read one CIF file; the structure id is the file name without ``.cif``."""
-    path = Path(path)
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as e:
-        raise CifError(f"cannot read {path}: {e}") from e
-    return parse_cif(text, path.stem)
+    return parse_cif(read_cif_text(path), Path(path).stem)
 
 
 def write_cif(path: str | Path, crystal: Crystal, bonds: np.ndarray | None = None) -> None:
@@ -449,21 +513,40 @@ def iter_core_mof_cifs(dataset: str, wanted: set[str] | None = None) -> Iterator
             yield cid, fh.read().decode("utf-8", errors="replace")
 
 
-def iter_cif_folder(folder: str | Path) -> Iterator[tuple[str, str]]:
-    """Yield (id, CIF text) for every ``*.cif`` in a folder, sorted by name."""
+def is_cif_name(path: str | Path) -> bool:
+    """Whether a file name ends in ``.cif``, in any letter case (``.CIF``, ``.Cif``)."""
+    return Path(path).suffix.lower() == ".cif"
+
+
+def cif_files(folder: str | Path) -> list[Path]:
+    """Every entry of a folder named ``*.cif`` in any letter case, sorted by name. Entries that
+    are not readable files (a dangling link, a folder called ``x.cif``) are listed too: readers
+    turn them into a CifError, so they become rejected rows, never a dead stage.
+
+    Raises:
+        FileNotFoundError: when ``folder`` is missing; NotADirectoryError: when it is a file.
+    """
     folder = Path(folder)
-    if not folder.is_dir():
+    if not folder.exists():
         raise FileNotFoundError(f"CIF folder {folder} does not exist")
-    for path in sorted(folder.glob("*.cif")):
-        yield path.stem, path.read_text(errors="replace")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"CIF folder {folder} is a file, not a folder")
+    return sorted(p for p in folder.iterdir() if is_cif_name(p))
+
+
+def iter_cif_folder(folder: str | Path) -> Iterator[tuple[str, str | CifError]]:
+    """Yield (id, CIF text) for every CIF of a folder (:func:`cif_files`), sorted by name; an
+    entry that cannot be read yields its CifError in place of the text."""
+    for path in cif_files(folder):
+        try:
+            yield path.stem, read_cif_text(path)
+        except CifError as e:
+            yield path.stem, e
 
 
 def cif_paths(folder: str | Path) -> list[tuple[str, Path]]:
-    """(id, path) of every ``*.cif`` in a folder, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"CIF folder {folder} does not exist")
-    return [(path.stem, path) for path in sorted(folder.glob("*.cif"))]
+    """(id, path) of every CIF of a folder (:func:`cif_files`), sorted by name."""
+    return [(path.stem, path) for path in cif_files(folder)]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def porosity(
     cif = Path(cif)
     try:  # zeo++ reads a truncated CIF without complaint: check it with our reader first
         cr = read_cif(cif)
-    except CifError as e:
+    except (CifError, ValueError) as e:
         return {**dict.fromkeys(FIELDS, np.nan), "jittered": False, "error": f"bad CIF: {e}"}
     result = _run_child(cif, probe_radius, samples, timeout)
     jittered = False

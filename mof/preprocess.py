@@ -55,7 +55,8 @@ radius_of_gyration  sqrt(trace(Sigma)) of the representative, Angstrom
 ==================  =========================================================================
 
 ``rejects.parquet``: one row per structure that was not decomposed: ``id``, ``split``,
-``reason`` (a code from ``mof.decompose.REJECT_REASONS``), ``detail``.
+``reason`` (a code from ``mof.decompose.REJECT_REASONS``), ``detail``. Together with
+``mofs.parquet`` it names every row of the structures table exactly once.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def _work(row: dict) -> tuple[str, Decomposition | tuple[str, str]]:
     cid = row["id"]
     err = row.get("parse_error")
     if isinstance(err, str) and err:
-        return cid, ("parse_error", err)
+        code = "multiple_data_blocks" if row.get("parse_reason") == "multiple_data_blocks" else ""
+        return cid, (code or "parse_error", err)
     try:
         return cid, decompose(crystal_from_row(row), _PARAMS)
     except Rejection as r:
@@ -117,8 +119,8 @@ def decompose_all(
     Returns:
         (decompositions in input order, rejects table with id/split/reason/detail).
     """
-    cols = ["id", "parse_error", "lattice", "species", "frac_coords", "occupancy"]
-    rows = structures[cols].to_dict("records")
+    cols = ["id", "parse_error", "parse_reason", "lattice", "species", "frac_coords", "occupancy"]
+    rows = structures.reindex(columns=cols).to_dict("records")
     split_of = dict(zip(structures["id"], structures["split"]))
     results = progress_map(
         _work,

@@ -2,9 +2,10 @@
 
 One structure, start to finish:
 
-1. **Checks** (this process): the CIF must parse, and no two atoms may be closer than
-   ``min_distance`` (0.5 A by default); otherwise the structure is failed with reason
-   ``bad_cif`` or ``overlapping_atoms`` and never reaches LAMMPS.
+1. **Checks** (this process, :func:`mof.screen.screen_cif`): the CIF must parse (one data block,
+   a real cell, finite numbers), hold at most ``max_atoms`` atoms, be fully occupied, and no two
+   atoms may be closer than ``min_distance`` (0.5 A by default); otherwise the structure is failed
+   with the screen's reason code and never reaches LAMMPS.
 2. **Typing** (child process, ``python -m mof.relax``): ``lammps-interface`` assigns UFF4MOF atom
    types (plain UFF when UFF4MOF lacks a parameter, e.g. ``KeyError 'S_3'``), perceives bonds,
    angles, dihedrals and inversions, and replicates the cell so that it holds the non-bonded
@@ -32,6 +33,7 @@ failed rows carry a ``reason`` code and a message in ``error``:
 reason               meaning
 ===================  ==========================================================================
 bad_cif              the CIF cannot be read (truncated, unknown element, inconsistent loops)
+multiple_data_blocks, too_many_atoms, disorder: see :mod:`mof.screen`
 overlapping_atoms    two atoms closer than ``min_distance`` before relaxation
 typing_failed        lammps-interface could not type the structure with UFF4MOF nor UFF
                      (or its process died while typing)
@@ -43,7 +45,12 @@ symmetry_broken      the replicas of an atom in the relaxed supercell lie more t
                      ``max_replica_spread`` (0.5 A) from their average: the supercell relaxed
                      into something that is not a relaxed copy of one cell
 mapping_failed       the supercell could not be mapped back onto the unit cell
+error                an unexpected error in this process (its message is kept)
 ===================  ==========================================================================
+
+With a ``resume_dir`` (the stage and the CLI use ``<output>/resume``), each finished structure's
+row is kept in a file of its own (:mod:`mof.resume`) and a rerun with the same input CIF and
+parameters reuses it: an interrupted batch redoes only what had not finished.
 
 Energies are UFF energies in kcal/mol per atom (LAMMPS ``real`` units; no charges, as MOFDiff).
 """
@@ -62,8 +69,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mof.io import CifError, Crystal, read_cif, write_cif
+from mof import resume
+from mof.io import Crystal, write_cif
 from mof.periodic import cell_volume, lattice_parameters, minimum_image, wrap
+from mof.screen import closest_contact, screen_cif
+
+__all__ = ["COLUMNS", "RelaxParams", "closest_contact", "relax_structure", "relax_cifs", "run"]
 
 COLUMNS = [
     "sample_id",
@@ -106,30 +117,12 @@ class RelaxParams:
     min_distance: float = 0.5
     omp_threads: int = 1
     timeout: float = 900.0
+    max_atoms: int = 10000
 
 
 # ----------------------------------------------------------------------------------------------
 # Pure helpers (tested directly)
 # ----------------------------------------------------------------------------------------------
-
-
-def closest_contact(frac: np.ndarray, lattice: np.ndarray) -> float:
-    """Shortest periodic distance (A) between two different atoms (or an atom and its own image).
-
-    Args:
-        frac: (N, 3) fractional coordinates.
-        lattice: (3, 3) row-vector lattice.
-    """
-    from mof.bonds import neighbour_pairs
-
-    n = len(frac)
-    best = float(np.min(np.linalg.norm(lattice, axis=1)))  # an atom and its own image
-    if n < 2:
-        return best
-    _, _, _, dist = neighbour_pairs(frac, lattice, min(best, 3.0))
-    if len(dist):
-        best = min(best, float(dist.min()))
-    return best
 
 
 def drop_repeated_atom_terms(data: str) -> tuple[str, dict[str, int]]:
@@ -535,17 +528,11 @@ def relax_structure(
     row: dict = dict.fromkeys(COLUMNS)
     row.update(sample_id=sid, status="relaxed", reason="", error="", notes="", cif="")
     try:
-        try:
-            crystal = read_cif(cif)
-        except CifError as e:
-            return _failed(row, "bad_cif", str(e))
-        row["n_atoms"] = crystal.n_atoms
-        contact = closest_contact(crystal.frac, crystal.lattice)
-        if contact < p.min_distance:
-            return _failed(
-                row, "overlapping_atoms", f"two atoms {contact:.3f} A apart (< {p.min_distance})"
-            )
-        with tempfile.TemporaryDirectory(prefix="mofgen-relax-") as tmp:
+        crystal, reason, error = screen_cif(cif, p.min_distance, p.max_atoms)
+        row["n_atoms"] = None if crystal is None else crystal.n_atoms
+        if reason:
+            return _failed(row, reason, error)
+        with tempfile.TemporaryDirectory(prefix=resume.temp_prefix()) as tmp:
             tmp = Path(tmp)
             clean = tmp / "structure.cif"
             # lammps-interface types with the CIF's bonds when it has them (assembled and
@@ -570,6 +557,7 @@ def relax_structure(
                     timeout=p.timeout,
                     env=env,
                     stdin=subprocess.DEVNULL,
+                    preexec_fn=resume.die_with_parent,
                 )
             except subprocess.TimeoutExpired:
                 where = _stage(tmp)
@@ -587,6 +575,8 @@ def relax_structure(
                 return _failed(row, reason, f"{where} died, exit code {proc.returncode}: {tail}")
             res = json.loads(result_path.read_text())
         return _finish(row, res, crystal, out_cif, p)
+    except Exception as e:  # noqa: BLE001 - one structure never kills the batch
+        return _failed(row, "error", f"{type(e).__name__}: {str(e)[:300]}")
     finally:
         row["seconds"] = time.perf_counter() - t0
 
@@ -678,8 +668,12 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
 
 
 def _work(args) -> dict:
-    sid, cif, out_cif, p = args
-    return relax_structure(sid, cif, out_cif, p)
+    sid, cif, out_cif, p, resume_dir, key = args
+    row = relax_structure(sid, cif, out_cif, p)
+    if resume_dir is not None:
+        text = Path(out_cif).read_text() if row["cif"] else None
+        resume.save_result(resume_dir, sid, key, row, text)
+    return row
 
 
 def relax_cifs(
@@ -688,22 +682,37 @@ def relax_cifs(
     params: RelaxParams | None = None,
     processes: int = 1,
     progress: bool = True,
+    resume_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Relax (id, CIF path) pairs over ``processes`` workers; one row per structure, in order.
 
     Relaxed CIFs are written to ``out_dir/<id>.cif`` (not written when ``out_dir`` is None).
+    With ``resume_dir``, structures finished by an earlier run with the same input and parameters
+    are taken from there (``df.attrs["reused"]`` counts them), the others are saved there.
     """
     from mof.parallel import progress_map
 
     p = params or RelaxParams()
+    resume.sweep_stale_temp()
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    jobs = [
-        (sid, str(cif), None if out_dir is None else str(Path(out_dir) / f"{sid}.cif"), p)
-        for sid, cif in items
-    ]
-    rows = progress_map(_work, jobs, processes, "relax: structures", progress=progress)
+    settings = {k: v for k, v in asdict(p).items() if k != "omp_threads"}
+    done: dict[int, dict] = {}
+    jobs = []
+    for k, (sid, cif) in enumerate(items):
+        out_cif = None if out_dir is None else str(Path(out_dir) / f"{sid}.cif")
+        key = resume.result_key(cif, settings) if resume_dir is not None else ""
+        hit = resume.load_result(resume_dir, sid, key) if resume_dir is not None else None
+        if hit is not None and (not hit[0].get("cif") or (hit[1] and out_cif)):
+            if hit[0].get("cif"):
+                Path(out_cif).write_text(hit[1])
+            done[k] = hit[0]
+        else:
+            jobs.append((sid, str(cif), out_cif, p, resume_dir, key))
+    fresh = iter(progress_map(_work, jobs, processes, "relax: structures", progress=progress))
+    rows = [done[k] if k in done else next(fresh) for k in range(len(items))]
     df = pd.DataFrame(rows, columns=COLUMNS)
+    df.attrs["reused"] = len(done)
     for c in ("n_atoms", "n_atoms_simulated", "steps"):
         df[c] = df[c].astype("Int64")
     return df
@@ -723,16 +732,19 @@ def run(
     from mof.io import read_table, write_table
     from mof.stage import params_from, reason_counts, structures_with_status
 
+    resume.exit_on_sigterm()
     items = structures_with_status(read_table(assembled_path), cif_dir, ("assembled", "bonded"))
     params = params_from(RelaxParams, cfg)
     workers = max(1, processes // max(1, params.omp_threads))
-    df = relax_cifs(items, out_cif_dir, params, workers)
+    keep = Path(out_cif_dir).parent / "resume"
+    df = relax_cifs(items, out_cif_dir, params, workers, resume_dir=keep)
     write_table(df, output)
     n_ok = int((df["status"] == "relaxed").sum()) if len(df) else 0
     top = reason_counts(df["reason"])
     timing = f"median {df['seconds'].median():.1f} s each; " if len(df) else ""
     say(
         f"[relax_uff] {len(items)} assembled or bonded structures -> {n_ok} relaxed "
+        f"({df.attrs['reused']} kept from an interrupted run) "
         f"({timing}failures: {top})"
     )
     return df

@@ -24,6 +24,13 @@ porosity columns come from :mod:`mof.porosity` instead. ``valid`` = every check 
 pore-limiting diameter is at least ``min_pld`` (2.4 A). A check that raises is recorded as
 failed (null value) with the error in ``check_errors``; one structure never stops the batch.
 Cheap checks run first; MOFChecker runs in worker processes that import it once.
+
+Before MOFChecker and zeo++, every CIF goes through :func:`mof.screen.screen_cif` (the project's
+one CIF reader): a structure it refuses is not checked, and ``reason`` is its code (``bad_cif``,
+``multiple_data_blocks``, ``too_many_atoms``, ``disorder``, ``overlapping_atoms``). Otherwise
+``reason`` lists the failed checks (``has_metal``, ...) and ``pld<2.4`` / ``no_porosity``;
+``timeout`` when MOFChecker or zeo++ ran out of time, ``checker_error`` when MOFChecker could not
+read a structure our reader accepts, ``error`` for anything unexpected.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from mof.porosity import FIELDS
 
 # (column, MOFChecker descriptor, value that passes)
 CHECKS = [
@@ -63,6 +72,8 @@ class ValidateParams:
     probe_radius: float = 1.86
     zeopp_samples: int = 2000
     timeout: float = 600.0
+    min_distance: float = 0.5
+    max_atoms: int = 10000
 
 
 class _Timeout(Exception):
@@ -103,33 +114,47 @@ def check_structure(cif: str, timeout: float = 600.0) -> dict:
 
 
 def _work(args) -> dict:
-    from mof.porosity import porosity
+    from mof.screen import screen_cif
 
     sid, cif, p = args
     t0 = time.perf_counter()
-    row = {"sample_id": sid}
+    row = {"sample_id": sid, **dict.fromkeys(CHECK_COLUMNS), "porosity_error": ""}
+    row.update(dict.fromkeys(FIELDS, np.nan), ok_pld=False, valid=False)
+    try:
+        _, reason, error = screen_cif(cif, p.min_distance, p.max_atoms)
+        if reason:
+            row.update(check_errors=error, reason=reason)
+        else:
+            _check(row, cif, p)
+    except Exception as e:  # noqa: BLE001 - one structure never stops the batch
+        row.update(check_errors=f"{type(e).__name__}: {e}", reason="error", valid=False)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _check(row: dict, cif: str, p: ValidateParams) -> None:
+    from mof.porosity import porosity
+
     row.update(check_structure(cif, p.timeout))
     por = porosity(cif, p.probe_radius, p.zeopp_samples, p.timeout)
-    row.update(
-        {
-            k: por[k]
-            for k in ("lcd", "pld", "lfpd", "asa_m2_g", "asa_m2_cm3", "void_fraction", "density")
-        }
-    )
+    row.update({k: por[k] for k in FIELDS})
     row["porosity_error"] = por["error"] or ""
     failed = [c for c in CHECK_COLUMNS if row[c] is not True]
     pld_ok = bool(np.isfinite(row["pld"]) and row["pld"] >= p.min_pld)
     row["ok_pld"] = pld_ok
     row["valid"] = not failed and pld_ok
-    if all(row[c] is None for c in CHECK_COLUMNS):
-        reasons = ["unreadable"]
+    if "took longer" in row["check_errors"]:
+        reasons = ["timeout"]
+    elif all(row[c] is None for c in CHECK_COLUMNS):
+        reasons = ["checker_error"]
     else:
         reasons = [c.removeprefix("ok_") for c in failed]
     if not pld_ok:
-        reasons.append(f"pld<{p.min_pld}" if np.isfinite(row["pld"]) else "no_porosity")
-    row["reason"] = ";".join(reasons)
-    row["seconds"] = time.perf_counter() - t0
-    return row
+        if "took longer" in row["porosity_error"]:
+            reasons.append("timeout")
+        else:
+            reasons.append(f"pld<{p.min_pld}" if np.isfinite(row["pld"]) else "no_porosity")
+    row["reason"] = ";".join(dict.fromkeys(reasons))
 
 
 def validate_cifs(

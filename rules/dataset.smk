@@ -4,6 +4,7 @@
 rule select_dataset:
     output:
         table="results/dataset/structures.parquet",
+        excluded="results/dataset/excluded.parquet",
     params:
         cfg=config["dataset"],
     log:

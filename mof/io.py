@@ -300,6 +300,7 @@ def _parse_p1(cid: str, items: dict[str, str], loops) -> Crystal:
     raise CifError("no atom_site loop with fractional coordinates")
 
 
+MAX_CELL_LENGTH = 1e4  # A: no crystal structure has a longer cell edge
 _CELL_KEYS = [f"_cell_length_{k}" for k in "abc"] + [f"_cell_angle_{k}" for k in _ANGLES]
 
 
@@ -309,8 +310,8 @@ def _checked_lattice(params: list[float]) -> np.ndarray:
     for key, v in zip(_CELL_KEYS, params):
         if not np.isfinite(v):
             raise CifError(f"{key} is {v}")
-        if key.startswith("_cell_length") and v <= 0:
-            raise CifError(f"{key} is {v}: a cell length must be positive")
+        if key.startswith("_cell_length") and not 0 < v <= MAX_CELL_LENGTH:
+            raise CifError(f"{key} is {v}: a cell length must lie in (0, {MAX_CELL_LENGTH:g}] A")
         if key.startswith("_cell_angle") and not 0 < v < 180:
             raise CifError(f"{key} is {v}: a cell angle must lie strictly between 0 and 180")
     cos = np.cos(np.radians(params[3:]))

@@ -329,6 +329,36 @@ def main(argv: list[str] | None = None) -> None:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     cfg = TrainConfig.from_dict(json.loads(args.config_json))
+    ckpt = Path(args.model).parent / "checkpoint.pt"
+    lock = _lock_checkpoint(ckpt) if rank == 0 else None
+    try:
+        _main(args, cfg, ckpt, world, rank, local_rank)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock_checkpoint(ckpt: Path):
+    """The lock on the checkpoint (rank 0 only): a trainer left running by a killed Snakemake
+    still writes it, so a second one refuses to start instead of resuming from under it."""
+    from mof.resume import LockHeld, PidLock
+
+    lock = PidLock(ckpt.with_suffix(".lock"), f"the training checkpoint {ckpt}")
+    try:
+        lock.acquire()
+    except LockHeld as e:
+        raise SystemExit(f"[train_diffusion] refusing to train: {e}") from None
+    return lock
+
+
+def speed_text(mofs_per_second: float | None) -> str:
+    """``12.3 MOFs/s``, or what happened when this run made no training step."""
+    if not mofs_per_second:
+        return "no steps run here (resumed from the final checkpoint)"
+    return f"{mofs_per_second:.1f} MOFs/s"
+
+
+def _main(args, cfg: TrainConfig, ckpt: Path, world: int, rank: int, local_rank: int) -> None:
     use_cuda = torch.cuda.is_available() and cfg.device != "cpu"
     if world > 1:
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
@@ -360,7 +390,6 @@ def main(argv: list[str] | None = None) -> None:
     train_mofs = [m for m in coarse if m.split == "train"]
     val_mofs = [m for m in coarse if m.split == "val"]
     stats = compute_stats(train_mofs)
-    ckpt = Path(args.model).parent / "checkpoint.pt"
     from model.embed import file_hash
 
     model, ema, history, timing = train(
@@ -406,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         say(
             f"[train_diffusion] {len(coarse)} coarse MOFs in ({len(train_mofs)} train, "
             f"{len(val_mofs)} val) -> denoiser.pt; {cfg.steps} steps on {world} x {device}, "
-            f"{metrics['mofs_per_second'] or float('nan'):.1f} MOFs/s; validation loss {vl:.3f} "
+            f"{speed_text(metrics['mofs_per_second'])}; validation loss {vl:.3f} "
             f"(mu {val.get('mu', float('nan')):.3f}, sigma {val.get('sigma', float('nan')):.3f}, "
             f"s {val.get('s', float('nan')):.3f}, lattice {val.get('lattice', float('nan')):.3f})"
         )

@@ -142,3 +142,31 @@ def test_load_model_rejects_foreign_files(tmp_path):
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a coarse-diffusion checkpoint"):
         load_model(tmp_path / "other.pt")
+
+
+def test_a_second_trainer_on_a_locked_checkpoint_refuses_with_a_message(tmp_path):
+    """A trainer left running by a killed Snakemake holds the checkpoint lock: a new trainer on
+    the same checkpoint stops at once, naming the process, and leaves the lock alone."""
+    import subprocess
+    import sys
+
+    from model.train import main
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "checkpoint.lock").write_text(f"{holder.pid}\n")
+        args = ["--mofs", "m.parquet", "--embeddings", "e.parquet", "--loss", "l.csv"]
+        args += ["--plot", "p.png", "--metrics", "x.json", "--model", str(tmp_path / "d.pt")]
+        with pytest.raises(SystemExit, match=f"refusing to train.*in use by process {holder.pid}"):
+            main(args)
+        assert (tmp_path / "checkpoint.lock").read_text().strip() == str(holder.pid)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_speed_line_makes_sense_when_no_step_was_run():
+    from model.train import speed_text
+
+    assert speed_text(12.34) == "12.3 MOFs/s"
+    assert "nan" not in speed_text(None) and "resumed" in speed_text(None)

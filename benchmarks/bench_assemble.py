@@ -90,11 +90,11 @@ def _one(args):
 
 def _own_library(inst) -> dict:
     """Per MOF, its own blocks in their own conformations (in block_index order)."""
-    from mof.assemble import _block_from_row
+    from mof.library import block_from_row
 
     out = {}
     for mof_id, g in inst.groupby("mof_id", sort=False):
-        out[mof_id] = [_block_from_row(r) for r in g.sort_values("block_index").itertuples()]
+        out[mof_id] = [block_from_row(r) for r in g.sort_values("block_index").itertuples()]
     return out
 
 

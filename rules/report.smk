@@ -17,6 +17,9 @@ rule report:
         checks="results/report/{run}/checks.csv",
         novelty="results/report/{run}/novelty.csv",
         plot="results/report/{run}/properties.png",
+    params:
+        # min_pld, named in the tables; changing it reruns validate_mofs and this rule
+        validate=config["validate"],
     log:
         "logs/report/{run}/report.log",
     conda:

@@ -33,8 +33,12 @@ def trained(fixture_instances):
     inst = fixture_instances
     graphs = instance_graphs(inst, 6.0)
     _, labels = np.unique(inst["fingerprint"], return_inverse=True)
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
-    model, history = train_embedding(graphs, labels, EmbedConfig(**FAST), progress=False)
+    try:
+        model, history = train_embedding(graphs, labels, EmbedConfig(**FAST), progress=False)
+    finally:
+        torch.set_num_threads(before)
     return model, history, encode(model, graphs)
 
 
@@ -123,7 +127,7 @@ def test_resume_after_interruption_gives_the_same_model(fixture_instances, tmp_p
     assert (tmp_path / "b.stale.pt").exists()
 
 
-def test_stage_outputs(tmp_path, fixture_instances):
+def test_stage_outputs(tmp_path, fixture_instances, torch_threads):
     from model.embed import run
     from mof.io import write_table
 

@@ -23,11 +23,11 @@ def _loss_at(model, mofs, stats, t_value):
     return {k: float(v) for k, v in out.items()}
 
 
-def test_overfits_a_handful_of_coarse_mofs(coarse_mofs):
+def test_overfits_a_handful_of_coarse_mofs(coarse_mofs, torch_threads):
     mofs = coarse_mofs[:4]
     stats = compute_stats(mofs)
     cfg = TrainConfig(dim=32, layers=2, heads=4, steps=300, batch_size=4, lr=3e-3, warmup=10)
-    torch.set_num_threads(2)
+    torch_threads(2)
     torch.manual_seed(cfg.seed)
     before = _loss_at(build_diffusion(cfg, stats, 8), mofs, stats, 0.1)
     model, ema, history, _ = train(mofs, stats, cfg, progress=False)

@@ -41,8 +41,8 @@ import torch
 from tqdm import tqdm
 
 from model.diffusion import CoarseSampler
-from model.embed import NearestBlockIndex
-from model.train import embeddings_fingerprint, load_model
+from model.checkpoint import embeddings_fingerprint, load_model
+from model.index import NearestBlockIndex
 
 
 def balanced_choice(

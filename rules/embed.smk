@@ -4,6 +4,7 @@
 rule embed_building_blocks:
     input:
         instances=rules.preprocess.output.instances,
+        blocks=rules.preprocess.output.blocks,
     output:
         encoder="results/embed/encoder.pt",
         embeddings="results/embed/embeddings.parquet",
@@ -11,6 +12,8 @@ rule embed_building_blocks:
         loss="results/embed/loss.csv",
         plot="results/embed/loss.png",
         metrics="results/embed/metrics.json",
+        # the decoding library's blocks with the geometry of a training instance
+        library="results/embed/library_blocks.parquet",
     params:
         cfg=config["embed"],
     log:

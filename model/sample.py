@@ -40,8 +40,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from model.diffusion import CoarseSampler
 from model.checkpoint import embeddings_fingerprint, load_model
+from model.diffusion import CoarseSampler
 from model.index import NearestBlockIndex
 
 

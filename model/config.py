@@ -76,6 +76,20 @@ class TrainConfig(StageConfig):
     device: str = "auto"
 
 
+@dataclass
+class SampleConfig(StageConfig):
+    """The ``sample`` section: batched sampling and decoding."""
+
+    SECTION: ClassVar[str] = "sample"
+    run: str = "default"
+    n: int = 32
+    batch_size: int = 16
+    steps: int = 100
+    seed: int = 0
+    device: str = "auto"
+    decode_top_k: int = 5
+
+
 def pick_device(name: str) -> torch.device:
     """``auto`` is CUDA when there is a GPU, else CPU; any other name as torch reads it."""
     if name == "auto":

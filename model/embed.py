@@ -157,13 +157,14 @@ def train_embedding(
     progress: bool = True,
     data_hash: str = "",
 ) -> tuple[EmbeddingModel, pd.DataFrame]:
-    """Train the embedding model; resumes from ``checkpoint`` when it holds the same config.
+    """Train the embedding model; resumes from ``checkpoint`` when
+    :func:`model.checkpoint.resume` can continue it.
 
     Args:
         graphs, labels: training instances and their fingerprint-class labels (ints).
         stop_after: stop (after checkpointing) at this step, to emulate an interruption.
         data_hash: identity of the training data; a checkpoint resumes only with the same
-            config and the same data.
+            config and the same data (and only when unfinished and of the same shapes).
     Returns:
         (model in eval mode, loss history with step/loss/contrastive/aux columns).
     """

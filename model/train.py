@@ -4,10 +4,10 @@ Launched by ``torchrun`` (``python -m torch.distributed.run``): one process per 
 or CPU processes with gloo. Each step draws one global batch of ``batch_size`` training MOFs from
 a generator seeded by (seed, step); rank r takes its contiguous share, and every structure's time
 and noise come from its own seed, so the loss and the update do not depend on how many processes
-share the batch. Checkpoints (weights, EMA, optimiser, schedule, history) every
-``checkpoint_every`` steps; a rerun resumes from the last one when it was made with the same
-config and data, is unfinished and fits the network's code (otherwise it is moved aside, with a
-message: :mod:`model.checkpoint`). Outputs: the EMA weights with their config and normalisation
+share the batch. Checkpoints (weights, EMA, optimiser, history; the learning rate follows from the
+step) every ``checkpoint_every`` steps; a rerun resumes from the last one when it was made with
+the same config and data, is unfinished and fits the network's code (otherwise it is moved
+aside, with a message: :mod:`model.checkpoint`). Outputs: the EMA weights with their config and normalisation
 statistics, the loss curve (CSV and PNG) and metrics (validation loss, throughput).
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 -m model.train \\

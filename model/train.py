@@ -7,8 +7,8 @@ and noise come from its own seed, so the loss and the update do not depend on ho
 share the batch. Checkpoints (weights, EMA, optimiser, history; the learning rate follows from the
 step) every ``checkpoint_every`` steps; a rerun resumes from the last one when it was made with
 the same config and data, is unfinished and fits the network's code (otherwise it is moved
-aside, with a message: :mod:`model.checkpoint`). Outputs: the EMA weights with their config and normalisation
-statistics, the loss curve (CSV and PNG) and metrics (validation loss, throughput).
+aside, with a message: :mod:`model.checkpoint`). Outputs: the EMA weights with their config and
+normalisation statistics, the loss curve (CSV and PNG) and metrics (validation loss, throughput).
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 -m model.train \\
         --mofs results/preprocess/mofs.parquet --embeddings results/embed/embeddings.parquet \\

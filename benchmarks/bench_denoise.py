@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from model.checkpoint import load_model
 from model.data import load_coarse_mofs, make_batch
 from model.geometry import min_image_frac
-from model.train import load_model
 from mof.io import read_table
 
 REPO = Path(__file__).resolve().parents[1]

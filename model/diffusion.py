@@ -111,12 +111,15 @@ class GeometricVE:
         return torch.exp(self.lo + (self.hi - self.lo) * t)
 
 
-def vp_posterior(x_t, x0, a_t, s_t, a_s, s_s, noise):
-    """Sample q(x_s | x_t, x0) for a VP process (s < t); a_*, s_* broadcastable."""
-    a_ts = a_t / a_s
-    var_ts = s_t**2 - a_ts**2 * s_s**2
-    mean = (a_ts * s_s**2 / s_t**2) * x_t + (a_s * var_ts / s_t**2) * x0
-    std = torch.sqrt(torch.clamp(var_ts * s_s**2 / s_t**2, min=0.0))
+def vp_posterior(x_t, x0, alpha_t, scale_t, alpha_prev, scale_prev, noise):
+    """Sample q(x_prev | x_t, x0) for a VP process at an earlier time than t: ``alpha_*`` and
+    ``scale_*`` are the signal and noise scales at the two times (broadcastable)."""
+    alpha_step = alpha_t / alpha_prev
+    var_step = scale_t**2 - alpha_step**2 * scale_prev**2
+    mean = (alpha_step * scale_prev**2 / scale_t**2) * x_t + (
+        alpha_prev * var_step / scale_t**2
+    ) * x0
+    std = torch.sqrt(torch.clamp(var_step * scale_prev**2 / scale_t**2, min=0.0))
     return mean + std * noise
 
 
@@ -144,11 +147,15 @@ class CoarseDiffusion(nn.Module):
         self.register_buffer("y_std", y_std)
 
     # -- conversions ------------------------------------------------------------------------
-    def lattice(self, y: torch.Tensor) -> torch.Tensor:
-        """(B, 6) standardised lattice -> (B, 3, 3) Cartesian lattice (canonical orientation)."""
+    def lattice_params(self, y: torch.Tensor) -> torch.Tensor:
+        """(B, 6) standardised lattice y -> (B, 6) a, b, c (A), alpha, beta, gamma (degrees,
+        clamped to [30, 150])."""
         raw = y * self.y_std + self.y_mean
-        params = torch.cat([torch.exp(raw[:, :3]), torch.clamp(raw[:, 3:], 30.0, 150.0)], -1)
-        return lattice_from_params(params)
+        return torch.cat([torch.exp(raw[:, :3]), torch.clamp(raw[:, 3:], 30.0, 150.0)], -1)
+
+    def lattice_matrix(self, y: torch.Tensor) -> torch.Tensor:
+        """(B, 6) standardised lattice y -> (B, 3, 3) Cartesian lattice (canonical orientation)."""
+        return lattice_from_params(self.lattice_params(y))
 
     def sigma_to_l(self, sigma: torch.Tensor) -> torch.Tensor:
         eye = torch.eye(3, dtype=sigma.dtype, device=sigma.device)
@@ -185,15 +192,16 @@ class CoarseDiffusion(nn.Module):
         return torch.stack(ts).to(dev, dt), noise_t
 
     def q_sample(self, batch: CoarseBatch, t: torch.Tensor, noise: dict) -> CoarseBatch:
-        a, s = self.vp.alpha_sigma(t)
-        sig_mu = self.ve.sigma(t)
-        mu_t = wrap(batch.mu + sig_mu[:, None, None] * noise["mu"])
+        """The noisy batch at times ``t`` (B,) with the given noise (from :meth:`draw`)."""
+        alpha, scale = self.vp.alpha_sigma(t)  # VP signal and noise scales
+        scale_mu = self.ve.sigma(t)
+        mu_t = wrap(batch.mu + scale_mu[:, None, None] * noise["mu"])
         l_t = (
-            a[:, None, None, None] * self.sigma_to_l(batch.sigma)
-            + s[:, None, None, None] * noise["l"]
+            alpha[:, None, None, None] * self.sigma_to_l(batch.sigma)
+            + scale[:, None, None, None] * noise["l"]
         )
-        s_t = a[:, None, None] * batch.s + s[:, None, None] * noise["s"]
-        y_t = a[:, None] * batch.y + s[:, None] * noise["y"]
+        s_t = alpha[:, None, None] * batch.s + scale[:, None, None] * noise["s"]
+        y_t = alpha[:, None] * batch.y + scale[:, None] * noise["y"]
         m = batch.mask[..., None]
         return CoarseBatch(
             torch.where(m, mu_t, batch.mu),
@@ -205,7 +213,7 @@ class CoarseDiffusion(nn.Module):
 
     def predict(self, noisy: CoarseBatch, t: torch.Tensor, sc: dict | None = None) -> dict:
         return self.network(
-            noisy.mu, noisy.sigma, noisy.s, self.lattice(noisy.y), t, noisy.mask, sc
+            noisy.mu, noisy.sigma, noisy.s, self.lattice_matrix(noisy.y), t, noisy.mask, sc
         )
 
     # -- loss -------------------------------------------------------------------------------
@@ -222,7 +230,7 @@ class CoarseDiffusion(nn.Module):
                 first = self.predict(noisy, t)
             sc = {
                 "s": first["s"].detach(),
-                "lattice": first["lattice"].detach(),
+                "y": first["y"].detach(),
                 "mu": first["mu"].detach(),
             }
         pred = self.predict(noisy, t, sc)
@@ -238,7 +246,7 @@ class CoarseDiffusion(nn.Module):
         dl = self.sigma_to_l(pred["sigma"]) - self.sigma_to_l(batch.sigma)
         l_sig = per_struct((dl**2).sum((-1, -2)) / 9.0)
         l_s = per_struct(((pred["s"] - batch.s) ** 2).mean(-1))
-        l_lat = ((pred["lattice"] - batch.y) ** 2).mean(-1)
+        l_lat = ((pred["y"] - batch.y) ** 2).mean(-1)
         out = {"mu": l_mu.mean(), "sigma": l_sig.mean(), "s": l_s.mean(), "lattice": l_lat.mean()}
         out["total"] = sum(self.w[k] * out[k] for k in ("mu", "sigma", "s", "lattice"))
         return out
@@ -289,36 +297,30 @@ class CoarseSampler:
             tb = t.expand(b)
             noisy = CoarseBatch(mu, dif.l_to_sigma(lg), s * mask[..., None], y, mask)
             pred = dif.predict(noisy, tb, sc if self.self_cond else None)
-            sc = {"s": pred["s"], "lattice": pred["lattice"], "mu": pred["mu"]}
+            sc = {"s": pred["s"], "y": pred["y"], "mu": pred["mu"]}
             if i == self.steps - 1:
                 break
-            a_t, s_t = dif.vp.alpha_sigma(t)
-            a_s, s_s = dif.vp.alpha_sigma(t_next)
+            scales = (*dif.vp.alpha_sigma(t), *dif.vp.alpha_sigma(t_next))
             l0 = dif.sigma_to_l(pred["sigma"])
             lg = vp_posterior(
                 lg,
                 l0,
-                a_t,
-                s_t,
-                a_s,
-                s_s,
+                *scales,
                 (random_symmetric((b, k), generator=generator) / math.sqrt(2.0)).to(device),
             )
-            s = vp_posterior(s, pred["s"], a_t, s_t, a_s, s_s, rn(b, k, d).to(device))
-            y = vp_posterior(y, pred["lattice"], a_t, s_t, a_s, s_s, rn(b, 6).to(device))
+            s = vp_posterior(s, pred["s"], *scales, rn(b, k, d).to(device))
+            y = vp_posterior(y, pred["y"], *scales, rn(b, 6).to(device))
             vt, vs = dif.ve.sigma(t) ** 2, dif.ve.sigma(t_next) ** 2
             ratio = vs / vt
             mean = pred["mu"] + ratio * min_image_frac(mu - pred["mu"])
             std = torch.sqrt((vt - vs) * ratio)
             mu = wrap(mean + std * rn(b, k, 3).to(device))
-        lattice = dif.lattice(pred["lattice"])
-        raw = pred["lattice"] * dif.y_std + dif.y_mean
-        params = torch.cat([torch.exp(raw[:, :3]), torch.clamp(raw[:, 3:], 30.0, 150.0)], -1)
+        params = dif.lattice_params(pred["y"])
         return {
             "mu": wrap(pred["mu"]).cpu(),
             "sigma": pred["sigma"].cpu(),
             "s": (pred["s"] * dif.s_std + dif.s_mean).cpu(),
-            "lattice": lattice.cpu(),
+            "lattice": lattice_from_params(params).cpu(),
             "params": params.cpu(),
             "mask": mask.cpu(),
         }

@@ -1,4 +1,4 @@
-"""Contrastive building-block embedding: data, training, the embedding table and the index.
+"""Contrastive building-block embedding: data, training and the stage's tables.
 
 Stage ``embed_building_blocks``: every building-block instance of the preprocessed MOFs (atoms and
 connection points in their local frame) is encoded by :class:`model.encoder.BlockEncoder`;
@@ -8,18 +8,20 @@ radius of gyration). Outputs:
 
 - ``encoder.pt``: final weights and the config they were trained with;
 - ``embeddings.parquet``: one row per distinct building block: ``block_id``, ``kind``,
-  ``fingerprint`` (ECFP4 class), ``vector`` (mean embedding of its instances), ``count``,
-  ``n_train_instances``, ``in_library`` (occurs in a training MOF: the decoding library);
+  ``fingerprint`` (ECFP4 class), ``vector`` (mean embedding of its *training* instances when it
+  has any), ``count``, ``n_train_instances``, ``in_library`` (occurs in a training MOF: the
+  decoding library);
+- ``library_blocks.parquet``: the library's rows of building_blocks.parquet, each with the
+  geometry of a training instance (:func:`model.index.library_blocks`);
 - ``instance_embeddings.parquet``: ``mof_id``, ``block_index``, ``block_id``, ``vector``;
-- ``loss.csv`` / ``loss.png``: the loss curve; ``metrics.json``: held-out retrieval accuracy.
+- ``loss.csv`` / ``loss.png``: the loss curve; ``metrics.json``: held-out retrieval accuracy
+  (instances of val/test MOFs against the library, which no held-out instance shaped).
 
-The index (:class:`NearestBlockIndex`) is exact Euclidean nearest-neighbour search in b-space
-(a matrix product; libraries here are a few thousand vectors).
+The index (exact nearest-neighbour search) is :class:`model.index.NearestBlockIndex`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -32,32 +34,13 @@ import torch
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from model.config import StageConfig
+from model.checkpoint import file_hash, resume, save_atomic
+from model.config import EmbedConfig, pick_device
 from model.encoder import EmbeddingModel, supervised_contrastive_loss
+from model.index import NearestBlockIndex, embedding_table, library_blocks, retrieval_accuracy
 from model.plots import plot_curves
 
-
-@dataclass
-class EmbedConfig(StageConfig):
-    dim: int = 32
-    hidden: int = 64
-    layers: int = 3
-    cutoff: float = 6.0
-    temperature: float = 0.1
-    steps: int = 600
-    batch_size: int = 128
-    lr: float = 1e-3
-    aux_weight: float = 0.1
-    jitter: float = 0.05
-    checkpoint_every: int = 100
-    seed: int = 0
-    device: str = "auto"
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+__all__ = ["EmbedConfig", "NearestBlockIndex", "file_hash", "pick_device", "retrieval_accuracy"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -174,13 +157,14 @@ def train_embedding(
     progress: bool = True,
     data_hash: str = "",
 ) -> tuple[EmbeddingModel, pd.DataFrame]:
-    """Train the embedding model; resumes from ``checkpoint`` when it holds the same config.
+    """Train the embedding model; resumes from ``checkpoint`` when
+    :func:`model.checkpoint.resume` can continue it.
 
     Args:
         graphs, labels: training instances and their fingerprint-class labels (ints).
         stop_after: stop (after checkpointing) at this step, to emulate an interruption.
         data_hash: identity of the training data; a checkpoint resumes only with the same
-            config and the same data.
+            config and the same data (and only when unfinished and of the same shapes).
     Returns:
         (model in eval mode, loss history with step/loss/contrastive/aux columns).
     """
@@ -196,24 +180,22 @@ def train_embedding(
     rng = np.random.default_rng(cfg.seed)
     aux_mean = np.mean([g.aux for g in graphs], axis=0)
     aux_std = np.std([g.aux for g in graphs], axis=0) + 1e-6
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state.get("model_hash") == cfg.model_hash() and state.get("data_hash") == data_hash:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["opt"])
-            sched.load_state_dict(state["sched"])
-            history = state["history"]
-            start = state["step"]
-            rng.bit_generator.state = state["rng"]
-            torch.set_rng_state(state["torch_rng"])
-            say(f"[embed] resuming from {checkpoint} at step {start}")
-        else:
-            stale = checkpoint.with_suffix(".stale.pt")
-            checkpoint.rename(stale)
-            say(
-                f"[embed] {checkpoint} was trained with another config or other data; moved to "
-                f"{stale}, starting from scratch"
-            )
+    state = resume(
+        checkpoint,
+        model_hash=cfg.model_hash(),
+        data_hash=data_hash,
+        total_steps=cfg.steps,
+        modules={"model": model},
+        device=device,
+        tag="embed",
+        say=say,
+    )
+    if state is not None:
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        history, start = state["history"], state["step"]
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
     model.train()
     a_mean = torch.tensor(aux_mean, dtype=torch.float32, device=device)
     a_std = torch.tensor(aux_std, dtype=torch.float32, device=device)
@@ -252,9 +234,8 @@ def train_embedding(
         if checkpoint is not None and (
             done % cfg.checkpoint_every == 0 or done == cfg.steps or done == stop_after
         ):
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save(
+            save_atomic(
+                checkpoint,
                 {
                     "model": model.state_dict(),
                     "opt": opt.state_dict(),
@@ -266,9 +247,7 @@ def train_embedding(
                     "rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(),
                 },
-                tmp,
             )
-            tmp.replace(checkpoint)
         if stop_after is not None and done >= stop_after:
             break
     model.eval()
@@ -294,50 +273,6 @@ def encode(
 
 
 # ----------------------------------------------------------------------------------------------
-# the library and its index
-# ----------------------------------------------------------------------------------------------
-
-
-class NearestBlockIndex:
-    """Exact nearest-neighbour search of embedding vectors among library building blocks."""
-
-    def __init__(self, ids: list[str], vectors: np.ndarray):
-        if len(ids) != len(vectors):
-            raise ValueError("ids and vectors differ in length")
-        self.ids = np.asarray(ids)
-        self.vectors = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
-
-    @classmethod
-    def from_table(cls, embeddings: pd.DataFrame, library_only: bool = True) -> NearestBlockIndex:
-        df = embeddings[embeddings["in_library"]] if library_only else embeddings
-        return cls(df["block_id"].tolist(), np.stack(df["vector"].to_numpy()))
-
-    def query(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """(Q, d) vectors -> (Q, k) block ids and (Q, k) Euclidean distances, nearest first."""
-        q = torch.as_tensor(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
-        d = torch.cdist(q, self.vectors)
-        k = min(k, len(self.ids))
-        dist, idx = torch.topk(d, k, dim=1, largest=False)
-        return self.ids[idx.numpy()], dist.numpy()
-
-
-def retrieval_accuracy(
-    index: NearestBlockIndex,
-    fingerprint_of: dict[str, str],
-    queries: np.ndarray,
-    query_fps: list[str],
-) -> tuple[float, int]:
-    """Top-1 accuracy of fingerprint class for queries whose class exists in the library."""
-    lib_fps = {fingerprint_of[i] for i in index.ids}
-    keep = [k for k, f in enumerate(query_fps) if f in lib_fps]
-    if not keep:
-        return float("nan"), 0
-    ids, _ = index.query(queries[keep])
-    hits = [fingerprint_of[ids[j, 0]] == query_fps[k] for j, k in enumerate(keep)]
-    return float(np.mean(hits)), len(keep)
-
-
-# ----------------------------------------------------------------------------------------------
 # the stage
 # ----------------------------------------------------------------------------------------------
 
@@ -349,6 +284,7 @@ STAGE_OUTPUTS = {
     "loss": "loss.csv",
     "plot": "loss.png",
     "metrics": "metrics.json",
+    "library": "library_blocks.parquet",
 }
 
 
@@ -357,17 +293,17 @@ def output_paths(folder: str | Path) -> dict[str, str]:
     return {k: str(Path(folder) / v) for k, v in STAGE_OUTPUTS.items()}
 
 
-def file_hash(*paths: str | Path) -> str:
-    """SHA-1 (16 hex digits) of the bytes of some files."""
-    h = hashlib.sha1()
-    for p in paths:
-        h.update(Path(p).read_bytes())
-    return h.hexdigest()[:16]
-
-
-def run(instances_path: str, outputs: dict, cfg_dict: dict, threads: int = 1, say=print) -> dict:
+def run(
+    instances_path: str,
+    outputs: dict,
+    cfg_dict: dict,
+    threads: int = 1,
+    say=print,
+    blocks_path: str | None = None,
+) -> dict:
     """The embed_building_blocks stage. ``outputs`` maps encoder, embeddings, instances, loss,
-    plot and metrics to paths. Returns the metrics."""
+    plot and metrics to paths, and ``library`` (with ``blocks_path``, building_blocks.parquet)
+    to the decoding library's blocks with training geometries. Returns the metrics."""
     from mof.io import read_table, write_table
 
     t0 = time.perf_counter()
@@ -404,19 +340,7 @@ def run(instances_path: str, outputs: dict, cfg_dict: dict, threads: int = 1, sa
             "vector": list(vectors.astype(np.float32)),
         }
     )
-    g = inst.assign(row=np.arange(len(inst))).groupby("block_id", sort=True)
-    table = pd.DataFrame(
-        {
-            "block_id": list(g.groups.keys()),
-            "kind": g["kind"].first().to_numpy(),
-            "fingerprint": g["fingerprint"].first().to_numpy(),
-            "smiles": g["smiles"].first().to_numpy(),
-            "vector": [vectors[rows].mean(0).astype(np.float32) for rows in g["row"].apply(list)],
-            "count": g.size().to_numpy(),
-            "n_train_instances": g["split"].apply(lambda s: int((s == "train").sum())).to_numpy(),
-        }
-    )
-    table["in_library"] = table["n_train_instances"] > 0
+    table = embedding_table(inst, vectors)
 
     # held-out retrieval: instances of val/test MOFs against the training library
     index = NearestBlockIndex.from_table(table)
@@ -442,6 +366,8 @@ def run(instances_path: str, outputs: dict, cfg_dict: dict, threads: int = 1, sa
     )
     write_table(table, outputs["embeddings"])
     write_table(inst_emb, outputs["instances"])
+    if blocks_path is not None and "library" in outputs:
+        write_table(library_blocks(read_table(blocks_path), inst), outputs["library"])
     history.to_csv(outputs["loss"], index=False)
     plot_curves(
         history, ["loss", "contrastive", "aux"], outputs["plot"], "building-block embedding"

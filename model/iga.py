@@ -149,9 +149,10 @@ class IGADenoiser(nn.Module):
     """Stack of IGA layers with time conditioning (AdaLN) and self-conditioning.
 
     forward(mu, sigma, s, lattice, t, mask, sc) -> dict with the clean-structure predictions
-    ``mu`` (B, K, 3) fractional, ``sigma`` (B, K, 3, 3), ``s`` (B, K, d) and ``lattice``
-    (B, 6) normalised lattice features. ``sc`` is None or a dict with the previous predictions
-    (``s`` (B, K, d), ``lattice`` (B, 6), ``mu`` (B, K, 3)) for self-conditioning.
+    ``mu`` (B, K, 3) fractional, ``sigma`` (B, K, 3, 3), ``s`` (B, K, d) and ``y`` (B, 6), the
+    standardised lattice (the input ``lattice`` is the (B, 3, 3) Cartesian cell). ``sc`` is None
+    or a dict with the previous predictions (``s`` (B, K, d), ``y`` (B, 6), ``mu`` (B, K, 3))
+    for self-conditioning.
     """
 
     def __init__(
@@ -203,7 +204,7 @@ class IGADenoiser(nn.Module):
             sc_move = torch.zeros(b, k, 1, dtype=s.dtype, device=s.device)
             flag = torch.zeros(b, k, 1, dtype=s.dtype, device=s.device)
         else:
-            sc_s, sc_lat = sc["s"], sc["lattice"]
+            sc_s, sc_lat = sc["s"], sc["y"]
             dmu = torch.round(sc["mu"] - mu)
             move = (sc["mu"] - mu - dmu) @ lattice  # Cartesian; only its length is used
             sc_move = torch.linalg.norm(move, dim=-1, keepdim=True)
@@ -220,5 +221,5 @@ class IGADenoiser(nn.Module):
             "mu": mu,
             "sigma": sigma,
             "s": self.s_out(h),
-            "lattice": self.lat_out(pooled),
+            "y": self.lat_out(pooled),
         }

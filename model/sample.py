@@ -40,9 +40,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from model.checkpoint import embeddings_fingerprint, load_model
+from model.config import SampleConfig
 from model.diffusion import CoarseSampler
-from model.embed import NearestBlockIndex
-from model.train import embeddings_fingerprint, load_model
+from model.index import NearestBlockIndex
 
 
 def balanced_choice(
@@ -186,21 +187,22 @@ def run(
 
     torch.set_num_threads(max(1, threads))
     t0 = time.perf_counter()
+    sc = SampleConfig.from_dict(cfg)
     df = sample_coarse(
         model_path,
         read_table(embeddings_path),
         read_table(blocks_path),
-        n=cfg["n"],
-        batch_size=cfg["batch_size"],
-        seed=cfg["seed"],
-        steps=cfg["steps"],
+        n=sc.n,
+        batch_size=sc.batch_size,
+        seed=sc.seed,
+        steps=sc.steps,
         run=run_name,
-        device=cfg.get("device", "auto"),
-        decode_top_k=cfg.get("decode_top_k", 5),
+        device=sc.device,
+        decode_top_k=sc.decode_top_k,
     )
     write_table(df, output)
     say(
-        f"[sample_coarse] {run_name}: {len(df)} coarse MOFs sampled ({cfg['steps']} steps) in "
+        f"[sample_coarse] {run_name}: {len(df)} coarse MOFs sampled ({sc.steps} steps) in "
         f"{time.perf_counter() - t0:.0f} s; K median {int(np.median(df['n_blocks']))}; "
         f"{int(df['compatible'].sum())} with balanced connection points"
     )

@@ -4,11 +4,11 @@ Launched by ``torchrun`` (``python -m torch.distributed.run``): one process per 
 or CPU processes with gloo. Each step draws one global batch of ``batch_size`` training MOFs from
 a generator seeded by (seed, step); rank r takes its contiguous share, and every structure's time
 and noise come from its own seed, so the loss and the update do not depend on how many processes
-share the batch. Checkpoints (weights, EMA, optimiser, schedule, history) every
-``checkpoint_every`` steps; a rerun resumes from the last one when it was made with the same
-config (otherwise it is moved aside, with a message). Outputs: the EMA weights with their config
-and normalisation statistics, the loss curve (CSV and PNG) and metrics (validation loss,
-throughput).
+share the batch. Checkpoints (weights, EMA, optimiser, history; the learning rate follows from the
+step) every ``checkpoint_every`` steps; a rerun resumes from the last one when it was made with
+the same config and data, is unfinished and fits the network's code (otherwise it is moved
+aside, with a message: :mod:`model.checkpoint`). Outputs: the EMA weights with their config and
+normalisation statistics, the loss curve (CSV and PNG) and metrics (validation loss, throughput).
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 -m model.train \\
         --mofs results/preprocess/mofs.parquet --embeddings results/embed/embeddings.parquet \\
@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -34,46 +33,22 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from model.config import StageConfig
+from model.checkpoint import (
+    build_diffusion,
+    embeddings_fingerprint,
+    file_hash,
+    load_model,
+    resume,
+    save_atomic,
+    save_model,
+)
+from model.config import TrainConfig
 from model.data import CoarseMOF, compute_stats, load_coarse_mofs, make_batch
 from model.diffusion import CoarseDiffusion, Stats
-from model.iga import IGADenoiser
 from model.plots import plot_curves
 
-
-@dataclass
-class TrainConfig(StageConfig):
-    dim: int = 64
-    layers: int = 3
-    heads: int = 4
-    steps: int = 1500
-    batch_size: int = 16
-    lr: float = 5e-4
-    warmup: int = 100
-    weight_decay: float = 1e-4
-    grad_clip: float = 1.0
-    ema_decay: float = 0.995
-    self_cond_prob: float = 0.5
-    mu_sigma_min: float = 0.01
-    mu_sigma_max: float = 1.0
-    checkpoint_every: int = 250
-    seed: int = 0
-    device: str = "auto"
-
-
-def build_diffusion(cfg: TrainConfig, stats: Stats, emb_dim: int) -> CoarseDiffusion:
-    """The IGA denoiser injected into the model-agnostic diffusion."""
-    lat_mean = stats.y_mean
-    lat_std = stats.y_std
-    net = IGADenoiser(
-        emb_dim=emb_dim,
-        dim=cfg.dim,
-        layers=cfg.layers,
-        heads=cfg.heads,
-        lattice_mean=lat_mean,
-        lattice_std=lat_std,
-    )
-    return CoarseDiffusion(net, stats, cfg.mu_sigma_min, cfg.mu_sigma_max)
+# the model file's helpers live in model.checkpoint; importable from here as before
+__all__ = ["TrainConfig", "build_diffusion", "embeddings_fingerprint", "load_model", "save_model"]
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -158,24 +133,21 @@ def train(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: list[dict] = []
     start = 0
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state.get("model_hash") == cfg.model_hash() and state.get("data_hash") == data_hash:
-            model.load_state_dict(state["model"])
-            ema.load_state_dict(state["ema"])
-            opt.load_state_dict(state["opt"])
-            history, start = state["history"], state["step"]
-            say(f"[train] resuming from {checkpoint} at step {start}")
-        else:
-            if world > 1:
-                dist.barrier()
-            if rank == 0:
-                stale = checkpoint.with_suffix(".stale.pt")
-                checkpoint.rename(stale)
-                say(
-                    f"[train] {checkpoint} was made with another config or other data; moved "
-                    f"to {stale}, training from scratch"
-                )
+    state = resume(
+        checkpoint,
+        model_hash=cfg.model_hash(),
+        data_hash=data_hash,
+        total_steps=cfg.steps,
+        modules={"model": model, "ema": ema},
+        device=device,
+        tag="train",
+        say=say,
+        main=rank == 0,
+        sync=dist.barrier if world > 1 else None,
+    )
+    if state is not None:
+        opt.load_state_dict(state["opt"])
+        history, start = state["history"], state["step"]
     wrapped = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -238,9 +210,8 @@ def train(
             and rank == 0
             and (done % cfg.checkpoint_every == 0 or done == cfg.steps or done == stop_after)
         ):
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save(
+            save_atomic(
+                checkpoint,
                 {
                     "model": model.state_dict(),
                     "ema": ema.state_dict(),
@@ -252,9 +223,7 @@ def train(
                     "stats": asdict(stats),
                     "config": asdict(cfg),
                 },
-                tmp,
             )
-            tmp.replace(checkpoint)
         if stop_after is not None and done >= stop_after:
             break
     if world > 1:
@@ -262,52 +231,6 @@ def train(
     model.eval()
     timing = {"seconds": t_steps, "steps": len(history) - start}
     return model, ema, pd.DataFrame(history), timing
-
-
-def save_model(
-    path: str | Path,
-    ema: CoarseDiffusion,
-    cfg: TrainConfig,
-    stats: Stats,
-    emb_dim: int,
-    embeddings_hash: str,
-) -> None:
-    torch.save(
-        {
-            "model": ema.state_dict(),
-            "config": asdict(cfg),
-            "stats": asdict(stats),
-            "emb_dim": emb_dim,
-            "model_hash": cfg.model_hash(),
-            "embeddings_hash": embeddings_hash,
-            "kind": "mofgen-coarse-diffusion",
-        },
-        path,
-    )
-
-
-def load_model(path: str | Path, device="cpu") -> tuple[CoarseDiffusion, TrainConfig, dict]:
-    """Load ``denoiser.pt``; raises ValueError with the reason when it is not one."""
-    state = torch.load(path, map_location=device, weights_only=False)
-    if not isinstance(state, dict) or state.get("kind") != "mofgen-coarse-diffusion":
-        raise ValueError(f"{path} is not a coarse-diffusion checkpoint written by model.train")
-    cfg = TrainConfig.from_dict(state["config"])
-    stats = Stats(**state["stats"])
-    model = build_diffusion(cfg, stats, state["emb_dim"])
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise ValueError(f"{path} does not match its own config (corrupt checkpoint?): {e}") from e
-    return model.to(device).eval(), cfg, state
-
-
-def embeddings_fingerprint(embeddings: pd.DataFrame) -> str:
-    """Hash of the embedding table: a sampler must use the table the model was trained on."""
-    h = hashlib.sha1()
-    for b, v in zip(embeddings["block_id"], embeddings["vector"]):
-        h.update(b.encode())
-        h.update(np.asarray(v, dtype=np.float32).tobytes())
-    return h.hexdigest()[:16]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -390,8 +313,6 @@ def _main(args, cfg: TrainConfig, ckpt: Path, world: int, rank: int, local_rank:
     train_mofs = [m for m in coarse if m.split == "train"]
     val_mofs = [m for m in coarse if m.split == "val"]
     stats = compute_stats(train_mofs)
-    from model.embed import file_hash
-
     model, ema, history, timing = train(
         train_mofs,
         stats,

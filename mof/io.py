@@ -148,7 +148,18 @@ def _element(token: str) -> str:
 
 
 def _element_uncached(token: str) -> str:
-    """Element symbol from a CIF type symbol or label: "Cu", "Cu2+", "Cu1", "CU1", "cl3"."""
+    """Element symbol from a CIF type symbol or label: "Cu", "Cu2+", "Cu1", "CU1", "cl3", "HO1".
+
+    The rule, on the leading letters of the token:
+
+    - first letter followed by a digit, a sign or nothing ("C12", "H3", "O"): that one letter;
+    - mixed case ("Cu1", "Ho1", "Cl3"): the two-letter symbol when it is one ("Cx" is carbon);
+    - one case throughout ("CU1", "ZN1", "cl3", "HO1"): the two-letter symbol, except that a
+      leading H stays hydrogen unless the pair is Hf or Hg (the two H-metals of MOFs): upper-case
+      labels such as HO1, HN2, HC3 name hydrogens on O, N, C, whereas CO1, CU1, CD1, NI1 are the
+      metals (carbon labels are C plus digits). A holmium label must then be written "Ho1" (or
+      the CIF must give ``_atom_site_type_symbol``, which is read first).
+    """
     letters = re.match(r"^[A-Za-z]+", token.strip())
     if not letters:
         raise CifError(f"cannot read an element from {token!r}")
@@ -156,9 +167,12 @@ def _element_uncached(token: str) -> str:
     table = element_table()
     two = word[:2].capitalize()
     one = word[:1].upper()
-    # "Cu1" and "CU1" are copper; "C1" and "Ca" are what they say; "Cx" is carbon
-    if len(word) >= 2 and two in table and (word[1].islower() or word.isupper() or word.islower()):
-        return two
+    if len(word) >= 2 and two in table:
+        one_case = word[:2].isupper() or word[:2].islower()
+        if not one_case and word[1].islower():
+            return two
+        if one_case and not (one == "H" and two not in ("Hf", "Hg")):
+            return two
     if one in table:
         return one
     raise CifError(f"unknown element {word!r}")

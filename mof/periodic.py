@@ -1,8 +1,9 @@
 """Periodic geometry as small pure functions.
 
 Conventions (pymatgen's): a lattice is a (3, 3) matrix whose *rows* are the cell vectors a, b, c
-in Angstrom; fractional coordinates f (N, 3) map to Cartesian x = f @ L. Code that needs wrapping
-or a minimum image uses these helpers instead of ad-hoc ``% 1.0``.
+in Angstrom; fractional coordinates f (N, 3) map to Cartesian x = f @ L. These are the shared
+wrapping and minimum-image helpers; some modules still wrap or round inline (``mof.bonds``,
+``mof.fit``, ``mof.relax``, ``mof.assemble``; ``model.geometry`` has the torch versions).
 """
 
 from __future__ import annotations

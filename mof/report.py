@@ -158,9 +158,12 @@ def build_report(
     cif_dir: str | Path,
     run: str,
     out_dir: str | Path,
+    *,
+    min_pld: float,
 ) -> dict:
     """Write tables.md, funnel.csv, relax.csv, checks.csv, novelty.csv and properties.png into
-    out_dir. ``cif_dir`` holds the relaxed CIFs named in ``relaxed['cif']``."""
+    out_dir. ``cif_dir`` holds the relaxed CIFs named in ``relaxed['cif']``; ``min_pld`` is the
+    ``validate.min_pld`` the validation ran with (Angstrom), named in the tables."""
     from mof.validate import CHECK_COLUMNS
 
     out = Path(out_dir)
@@ -240,7 +243,7 @@ def build_report(
     )
     checks = pd.DataFrame(
         {
-            "check": [c.removeprefix("ok_") for c in CHECK_COLUMNS] + ["pld>=2.4"],
+            "check": [c.removeprefix("ok_") for c in CHECK_COLUMNS] + [f"pld>={min_pld:g}"],
             "failed": [
                 int((validation[c] == False).sum()) if len(validation) else 0  # noqa: E712
                 for c in CHECK_COLUMNS
@@ -297,10 +300,11 @@ Published reference rows:
 {md(ref)}
 
 Valid: every MOFChecker check MOFDiff counted passes and the zeo++ pore-limiting diameter is at
-least 2.4 A. Novel / unique: two structures are the same when their building-block keys (the
-multiset of building-block identities, reduced by the gcd of the counts) are equal and pymatgen's
-StructureMatcher (default tolerances) matches them; novel = the same as no training MOF (of
-{len(train_ids)}), unique = the first of each group of equal novel samples.
+least {min_pld:g} A (`validate.min_pld`). Novel / unique: two structures are the same when
+their building-block keys (the multiset of building-block identities, reduced by the gcd of the
+counts) are equal and pymatgen's StructureMatcher (default tolerances) matches them; novel = the
+same as no training MOF (of {len(train_ids)}), unique = the first of each group of equal novel
+samples.
 
 Comparable with MOFDiff (30.1% valid of 10,000 samples): the `valid` row as a share of all
 samples, which is how MOFDiff counts (validity after UFF relaxation, every sample in the
@@ -333,9 +337,14 @@ area, void fraction, density; training values from the CoRE MOF CSV).
     }
 
 
-def run(inputs: dict, out_dir: str, run_name: str, say=print) -> None:
+def run(
+    inputs: dict, out_dir: str, run_name: str, validate_cfg: dict | None = None, say=print
+) -> None:
     """The report stage. ``inputs``: coarse, assembled, relaxed, cifs (relaxed CIFs), validation,
-    structures, mofs."""
+    structures, mofs; ``validate_cfg``: the ``validate`` config section (its ``min_pld``)."""
+    from mof.stage import config_defaults
+
+    min_pld = {**config_defaults("validate"), **(validate_cfg or {})}["min_pld"]
     from mof.io import read_table
 
     res = build_report(
@@ -348,6 +357,7 @@ def run(inputs: dict, out_dir: str, run_name: str, say=print) -> None:
         inputs["cifs"],
         run_name,
         out_dir,
+        min_pld=min_pld,
     )
     say(
         f"[report] {run_name}: sampled {res['sampled']} -> balanced {res['balanced']} -> "

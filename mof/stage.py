@@ -1,23 +1,51 @@
 """Small helpers the stage entry points (``run`` functions) share: parameters from a config
-section, the structures of a previous stage's table, and the one-line count of failure reasons."""
+section, the structures of a previous stage's table, and the one-line count of failure reasons.
+
+Defaults. The JSON schema (``workflow/schemas/config.schema.yaml``) is the one source of the
+config's defaults: :func:`params_from` fills a key the section leaves out from the schema, and the
+dataclasses' own defaults are tested to equal the schema's (tests/mof/test_stage.py).
+"""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import fields
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 
 P = TypeVar("P")
 
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
-def params_from(cls: type[P], cfg: dict) -> P:
-    """``cls(**cfg)`` keeping only the keys the dataclass ``cls`` knows (the schema has checked
-    the names; keys meant for other code, such as Snakemake's, are ignored here)."""
-    known = cls.__dataclass_fields__  # type: ignore[attr-defined]
-    return cls(**{k: v for k, v in cfg.items() if k in known})
+
+@functools.cache
+def config_schema() -> dict:
+    """The config's JSON schema (parsed once)."""
+    import yaml
+
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def config_defaults(section: str) -> dict[str, Any]:
+    """``{key: default}`` of one section of the config, as the schema states them."""
+    props = config_schema()["properties"][section]["properties"]
+    return {k: v["default"] for k, v in props.items() if "default" in v}
+
+
+def params_from(cls: type[P], cfg: dict, section: str | None = None) -> P:
+    """The dataclass ``cls`` from a config section: field names are config keys.
+
+    Keys ``cls`` does not know are ignored (the schema has checked the names; keys meant for
+    other code, such as Snakemake's, may be there). With ``section``, a key that ``cfg`` leaves out
+    takes the schema's default for that section rather than the dataclass's.
+    """
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    given = {**(config_defaults(section) if section else {}), **cfg}
+    return cls(**{k: v for k, v in given.items() if k in known})
 
 
 def structures_with_status(

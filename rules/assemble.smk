@@ -4,7 +4,8 @@
 rule assemble_mofs:
     input:
         coarse=rules.sample_coarse.output.coarse,
-        blocks=rules.preprocess.output.blocks,
+        # library blocks only, with training geometries (the decoder chooses no other)
+        blocks=rules.embed_building_blocks.output.library,
         instances=rules.preprocess.output.instances,
     output:
         table="results/assemble/{run}/assembled.parquet",

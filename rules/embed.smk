@@ -4,13 +4,21 @@
 rule embed_building_blocks:
     input:
         instances=rules.preprocess.output.instances,
+        blocks=rules.preprocess.output.blocks,
     output:
         encoder="results/embed/encoder.pt",
         embeddings="results/embed/embeddings.parquet",
         instances="results/embed/instance_embeddings.parquet",
         loss="results/embed/loss.csv",
-        plot="results/embed/loss.png",
+        plot=report(
+            "results/embed/loss.png",
+            caption="../workflow/report/embed_loss.rst",
+            category="Training",
+            labels={"figure": "embedding loss"},
+        ),
         metrics="results/embed/metrics.json",
+        # the decoding library's blocks with the geometry of a training instance
+        library="results/embed/library_blocks.parquet",
     params:
         cfg=config["embed"],
     log:

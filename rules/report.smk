@@ -12,11 +12,29 @@ rule report:
         mofs=rules.preprocess.output.mofs,
     output:
         tables="results/report/{run}/tables.md",
-        funnel="results/report/{run}/funnel.csv",
-        relax="results/report/{run}/relax.csv",
+        funnel=report(
+            "results/report/{run}/funnel.csv",
+            caption="../workflow/report/funnel.rst",
+            category="Generation report",
+            labels={"run": "{run}", "table": "funnel"},
+        ),
+        relax=report(
+            "results/report/{run}/relax.csv",
+            caption="../workflow/report/relax.rst",
+            category="Generation report",
+            labels={"run": "{run}", "table": "relaxation"},
+        ),
         checks="results/report/{run}/checks.csv",
         novelty="results/report/{run}/novelty.csv",
-        plot="results/report/{run}/properties.png",
+        plot=report(
+            "results/report/{run}/properties.png",
+            caption="../workflow/report/properties.rst",
+            category="Generation report",
+            labels={"run": "{run}", "figure": "property histograms"},
+        ),
+    params:
+        # min_pld, named in the tables; changing it reruns validate_mofs and this rule
+        validate=config["validate"],
     log:
         "logs/report/{run}/report.log",
     conda:

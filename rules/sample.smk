@@ -5,7 +5,7 @@ rule sample_coarse:
     input:
         model=rules.train_diffusion.output.model,
         embeddings=rules.embed_building_blocks.output.embeddings,
-        blocks=rules.preprocess.output.blocks,
+        blocks=rules.embed_building_blocks.output.library,
     output:
         coarse="results/sample/{run}/coarse.parquet",
     params:

@@ -11,7 +11,12 @@ rule train_diffusion:
     output:
         model="results/train/denoiser.pt",
         loss="results/train/loss.csv",
-        plot="results/train/loss.png",
+        plot=report(
+            "results/train/loss.png",
+            caption="../workflow/report/train_loss.rst",
+            category="Training",
+            labels={"figure": "diffusion loss"},
+        ),
         metrics="results/train/metrics.json",
     params:
         cfg=json.dumps(config["train"]),

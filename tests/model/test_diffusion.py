@@ -1,6 +1,7 @@
 """Forward processes, loss and sampler of the coarse diffusion (network injected)."""
 
 import numpy as np
+import pytest
 import torch
 
 from model.data import compute_stats, make_batch
@@ -66,15 +67,27 @@ def test_loss_is_finite_and_differentiable(coarse_mofs):
         assert grads and all(torch.isfinite(g).all() for g in grads)
 
 
-def test_vp_posterior_matches_closed_form():
-    # scalar check against the textbook DDPM posterior for alpha_s = 1 (s = 0 limit excluded)
-    a_t, s_t, a_s, s_s = (torch.tensor(v) for v in (0.6, 0.8, 0.9, np.sqrt(1 - 0.81)))
-    x_t, x0 = torch.tensor(1.3), torch.tensor(-0.4)
-    mean = vp_posterior(x_t, x0, a_t, s_t, a_s, s_s, torch.tensor(0.0))
-    a_ts = a_t / a_s
-    var_ts = s_t**2 - a_ts**2 * s_s**2
-    expect = (a_ts * s_s**2 * x_t + a_s * var_ts * x0) / s_t**2
-    torch.testing.assert_close(mean, expect)
+def test_vp_posterior_matches_bayes_rule_on_a_grid():
+    """q(x_s | x_t, x0) for alpha_s = 0.9, alpha_t = 0.6 (variance preserving), computed without
+    the implementation's formula: the density p(x_s | x0) p(x_t | x_s) on a fine grid of x_s,
+    normalised numerically, gives the posterior mean and standard deviation."""
+    a_t, a_s = 0.6, 0.9
+    s_t, s_s = np.sqrt(1 - a_t**2), np.sqrt(1 - a_s**2)
+    x_t, x0 = 1.3, -0.4
+    grid = np.linspace(-6.0, 6.0, 200_001)
+    # forward process: x_s = a_s x0 + s_s e1, then x_t = (a_t / a_s) x_s + sqrt(step_var) e2
+    step_var = s_t**2 - (a_t / a_s) ** 2 * s_s**2
+    log_p = -0.5 * (grid - a_s * x0) ** 2 / s_s**2 - 0.5 * (x_t - a_t / a_s * grid) ** 2 / step_var
+    w = np.exp(log_p - log_p.max())
+    w /= w.sum()
+    mean_grid = float((w * grid).sum())
+    std_grid = float(np.sqrt((w * (grid - mean_grid) ** 2).sum()))
+
+    args = [torch.tensor(v, dtype=torch.float64) for v in (x_t, x0, a_t, s_t, a_s, s_s)]
+    mean = float(vp_posterior(*args, torch.tensor(0.0, dtype=torch.float64)))
+    one_sd = float(vp_posterior(*args, torch.tensor(1.0, dtype=torch.float64)))
+    assert mean == pytest.approx(mean_grid, abs=1e-6)
+    assert one_sd - mean == pytest.approx(std_grid, abs=1e-6)
 
 
 def test_sampler_same_seed_same_samples(coarse_mofs):

@@ -33,8 +33,12 @@ def trained(fixture_instances):
     inst = fixture_instances
     graphs = instance_graphs(inst, 6.0)
     _, labels = np.unique(inst["fingerprint"], return_inverse=True)
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
-    model, history = train_embedding(graphs, labels, EmbedConfig(**FAST), progress=False)
+    try:
+        model, history = train_embedding(graphs, labels, EmbedConfig(**FAST), progress=False)
+    finally:
+        torch.set_num_threads(before)
     return model, history, encode(model, graphs)
 
 
@@ -123,7 +127,7 @@ def test_resume_after_interruption_gives_the_same_model(fixture_instances, tmp_p
     assert (tmp_path / "b.stale.pt").exists()
 
 
-def test_stage_outputs(tmp_path, fixture_instances):
+def test_stage_outputs(tmp_path, fixture_instances, torch_threads):
     from model.embed import run
     from mof.io import write_table
 
@@ -142,3 +146,46 @@ def test_stage_outputs(tmp_path, fixture_instances):
     assert json.loads(open(out["metrics"]).read())["library_size"] == emb["in_library"].sum()
     assert len(pd.read_csv(out["loss"])) == 30
     assert open(out["plot"], "rb").read(4) == b"\x89PNG"
+
+
+def test_library_is_built_from_training_instances_only(tmp_path, fixture_tables, torch_threads):
+    """Held-out instances shape neither the library's vectors nor its geometries."""
+    from model.embed import run
+    from mof.io import write_table
+
+    inst, bb = fixture_tables[2].copy(), fixture_tables[3]
+    # a block in several MOFs whose representative (first instance) comes from a held-out MOF
+    shared = bb[bb["n_mofs"] >= 2].iloc[0]
+    held_out = shared["example_mof"]
+    inst.loc[inst["mof_id"] == held_out, "split"] = "test"
+    write_table(inst, tmp_path / "inst.parquet")
+    write_table(bb, tmp_path / "blocks.parquet")
+    out = output_paths(tmp_path)
+    run(
+        str(tmp_path / "inst.parquet"),
+        out,
+        {**FAST, "steps": 30},
+        say=lambda m: None,
+        blocks_path=str(tmp_path / "blocks.parquet"),
+    )
+    emb = pd.read_parquet(out["embeddings"]).set_index("block_id")
+    per_inst = pd.read_parquet(out["instances"]).merge(
+        inst[["mof_id", "block_index", "split"]], on=["mof_id", "block_index"]
+    )
+    train_mean = (
+        per_inst[per_inst["split"] == "train"]
+        .groupby("block_id")["vector"]
+        .apply(lambda v: np.mean(np.stack(v.to_numpy()), axis=0))
+    )
+    lib_ids = emb.index[emb["in_library"]]
+    assert set(train_mean.index) == set(lib_ids)
+    for b in lib_ids:
+        np.testing.assert_allclose(emb.loc[b, "vector"], train_mean[b], rtol=1e-5, atol=1e-6)
+
+    lib = pd.read_parquet(out["library"]).set_index("block_id")
+    assert set(lib.index) == set(lib_ids)
+    train_mofs = set(inst.loc[inst["split"] == "train", "mof_id"])
+    assert set(lib["example_mof"]) <= train_mofs
+    assert lib.loc[shared["block_id"], "example_mof"] != held_out
+    rep = inst[(inst["block_id"] == shared["block_id"]) & (inst["split"] == "train")].iloc[0]
+    np.testing.assert_allclose(lib.loc[shared["block_id"], "local_coords"], rep["local_coords"])

@@ -66,7 +66,7 @@ def test_rotation_invariance(dtype):
         rot["sigma"][mask], (q @ ref["sigma"] @ q.T)[mask], atol=tol, rtol=tol
     )
     torch.testing.assert_close(rot["s"][mask], ref["s"][mask], atol=tol, rtol=tol)
-    torch.testing.assert_close(rot["lattice"], ref["lattice"], atol=tol, rtol=tol)
+    torch.testing.assert_close(rot["y"], ref["y"], atol=tol, rtol=tol)
     # the update is not trivial: outputs moved away from the inputs
     assert (ref["mu"] - mu)[mask].abs().max() > 1e-3
 
@@ -89,7 +89,7 @@ def test_translation_and_lattice_shift_invariance(dtype):
     for out in (tr, ls):
         torch.testing.assert_close(out["sigma"][mask], ref["sigma"][mask], atol=tol, rtol=tol)
         torch.testing.assert_close(out["s"][mask], ref["s"][mask], atol=tol, rtol=tol)
-        torch.testing.assert_close(out["lattice"], ref["lattice"], atol=tol, rtol=tol)
+        torch.testing.assert_close(out["y"], ref["y"], atol=tol, rtol=tol)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -114,9 +114,9 @@ def test_permutation_equivariance_and_padding(dtype):
     _frac_close(p["mu"], ref["mu"][:, perm], mask[:1], tol)
     torch.testing.assert_close(p["sigma"], ref["sigma"][:, perm], atol=tol, rtol=tol)
     torch.testing.assert_close(p["s"], ref["s"][:, perm], atol=tol, rtol=tol)
-    torch.testing.assert_close(p["lattice"], ref["lattice"], atol=tol, rtol=tol)
+    torch.testing.assert_close(p["y"], ref["y"], atol=tol, rtol=tol)
     torch.testing.assert_close(padded["mu"][:, :6], ref["mu"], atol=tol, rtol=tol)
-    torch.testing.assert_close(padded["lattice"], ref["lattice"], atol=tol, rtol=tol)
+    torch.testing.assert_close(padded["y"], ref["y"], atol=tol, rtol=tol)
 
 
 def test_sigma_stays_symmetric_positive_definite():

@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from model.data import compute_stats
 from model.sample import balanced_choice, sample_coarse
@@ -127,4 +126,3 @@ def test_end_to_end_cifs_read_back(tmp_path, tiny_model, random_embeddings, fixt
             warnings.simplefilter("ignore")
             s = Structure.from_file(tmp_path / name)
         assert len(s) == n_atoms
-    torch.set_num_threads(2)

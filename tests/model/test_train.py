@@ -23,11 +23,11 @@ def _loss_at(model, mofs, stats, t_value):
     return {k: float(v) for k, v in out.items()}
 
 
-def test_overfits_a_handful_of_coarse_mofs(coarse_mofs):
+def test_overfits_a_handful_of_coarse_mofs(coarse_mofs, torch_threads):
     mofs = coarse_mofs[:4]
     stats = compute_stats(mofs)
     cfg = TrainConfig(dim=32, layers=2, heads=4, steps=300, batch_size=4, lr=3e-3, warmup=10)
-    torch.set_num_threads(2)
+    torch_threads(2)
     torch.manual_seed(cfg.seed)
     before = _loss_at(build_diffusion(cfg, stats, 8), mofs, stats, 0.1)
     model, ema, history, _ = train(mofs, stats, cfg, progress=False)
@@ -52,6 +52,42 @@ def test_resume_gives_the_same_model(coarse_mofs, tmp_path):
     assert len(h_res) == 6
     for p, q in zip(full.parameters(), res.parameters()):
         torch.testing.assert_close(p, q)
+
+
+def test_forced_rerun_trains_again(coarse_mofs, tmp_path):
+    """A finished checkpoint (same config, same data) is not a training to resume: a rerun
+    (snakemake --forcerun train_diffusion) trains every step again, to the same model."""
+    mofs = coarse_mofs[:4]
+    stats = compute_stats(mofs)
+    cfg = TrainConfig(dim=16, layers=1, heads=2, steps=4, batch_size=2, checkpoint_every=2)
+    first, _, _, _ = train(mofs, stats, cfg, checkpoint=tmp_path / "c.pt", progress=False)
+    msgs = []
+    again, _, hist, timing = train(
+        mofs, stats, cfg, checkpoint=tmp_path / "c.pt", say=msgs.append, progress=False
+    )
+    assert timing["steps"] == 4 and len(hist) == 4
+    assert any("finished" in m for m in msgs) and (tmp_path / "c.finished.pt").exists()
+    for p, q in zip(first.parameters(), again.parameters()):
+        torch.testing.assert_close(p, q)
+
+
+def test_checkpoint_of_other_network_code_is_set_aside(coarse_mofs, tmp_path):
+    """Same config and data, but parameter shapes the current code does not build (a change of
+    the network's code): moved aside with a message instead of crashing in load_state_dict."""
+    mofs = coarse_mofs[:4]
+    stats = compute_stats(mofs)
+    cfg = TrainConfig(dim=16, layers=1, heads=2, steps=4, batch_size=2, checkpoint_every=2)
+    ckpt = tmp_path / "d.pt"
+    train(mofs, stats, cfg, checkpoint=ckpt, stop_after=2, progress=False)
+    state = torch.load(ckpt, weights_only=False)
+    name = next(iter(state["model"]))
+    state["model"][name] = torch.zeros(*state["model"][name].shape, 3)
+    torch.save(state, ckpt)
+    msgs = []
+    _, _, hist, timing = train(mofs, stats, cfg, checkpoint=ckpt, say=msgs.append, progress=False)
+    assert timing["steps"] == 4 and len(hist) == 4
+    assert any("does not fit the current network code" in m and name in m for m in msgs)
+    assert (tmp_path / "d.incompatible.pt").exists()
 
 
 def _run_training(tmp_path: Path, tables, nproc: int, cfg: dict, tag: str):

@@ -88,3 +88,52 @@ def test_uncertainties_and_labels_only():
 def test_formula_hill_order():
     cr = Crystal("f", np.eye(3) * 5, ["O", "Cu", "H", "C", "C"], np.zeros((5, 3)))
     assert cr.formula == "C2 H1 Cu1 O1"
+
+
+@pytest.mark.parametrize(
+    "label, element",
+    [
+        ("C12", "C"),
+        ("H3", "H"),
+        ("O", "O"),
+        ("Cu1", "Cu"),
+        ("Cu2+", "Cu"),
+        ("CU1", "Cu"),
+        ("ZN1", "Zn"),
+        ("CO1", "Co"),
+        ("NI2", "Ni"),
+        ("cl3", "Cl"),
+        ("Cx", "C"),
+        ("Ho1", "Ho"),
+        ("HO1", "H"),
+        ("HN2", "H"),
+        ("HC3A", "H"),
+        ("HF1", "Hf"),
+        ("HG1", "Hg"),
+    ],
+)
+def test_element_from_label(label, element):
+    from mof.io import _element_uncached
+
+    assert _element_uncached(label) == element
+
+
+def test_upper_case_hydroxyl_hydrogen_label_is_hydrogen():
+    """Without _atom_site_type_symbol the labels name the elements; HO1 is an H on an O."""
+    text = """data_x
+_cell_length_a 10
+_cell_length_b 10
+_cell_length_c 10
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+loop_
+_atom_site_label
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+CU1 0.0 0.0 0.0
+O1 0.2 0.0 0.0
+HO1 0.29 0.0 0.0
+"""
+    assert parse_cif(text, "x").species == ["Cu", "O", "H"]

@@ -33,7 +33,7 @@ def test_novelty_and_uniqueness(real_crystals):
     assert nov.loc["c", "same_as"] == "b"
 
 
-def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
+def _report_inputs(tmp_path, fixture_tables, cif_dir):
     structures, mofs, _, _ = fixture_tables
     cdir = tmp_path / "cif"
     cdir.mkdir()
@@ -83,9 +83,12 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
     )
     for c in CHECK_COLUMNS:
         val[c] = True
-    res = build_report(
-        coarse, assembled, relaxed, val, structures, mofs, cdir, "t", tmp_path / "rep"
-    )
+    return coarse, assembled, relaxed, val, structures, mofs, cdir
+
+
+def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
+    inputs = _report_inputs(tmp_path, fixture_tables, cif_dir)
+    res = build_report(*inputs, "t", tmp_path / "rep", min_pld=2.4)
     # s2 is HKUST-1, a training MOF (same key, matching structure): valid, not novel
     assert res == {
         "sampled": 4,
@@ -115,3 +118,21 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
     relax = pd.read_csv(tmp_path / "rep" / "relax.csv")
     assert relax.loc[0, "outcome"] == "relaxed" and relax.loc[0, "count"] == 2
     assert (tmp_path / "rep" / "properties.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_names_the_configured_pld_threshold(tmp_path, fixture_tables, cif_dir):
+    """validate.min_pld is configurable: the tables state the threshold the run used."""
+    inputs = _report_inputs(tmp_path, fixture_tables, cif_dir)
+    build_report(*inputs, "t", tmp_path / "rep", min_pld=3.5)
+    checks = pd.read_csv(tmp_path / "rep" / "checks.csv")
+    assert "pld>=3.5" in set(checks["check"]) and "pld>=2.4" not in set(checks["check"])
+    text = " ".join((tmp_path / "rep" / "tables.md").read_text().split())
+    assert "at least 3.5 A" in text and "2.4 A" not in text
+
+
+def test_report_rule_passes_the_validate_config():
+    from tests.conftest import REPO
+
+    rule = (REPO / "rules" / "report.smk").read_text()
+    script = (REPO / "workflow" / "scripts" / "report.py").read_text()
+    assert 'config["validate"]' in rule and "snakemake.params.validate" in script

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import pandas as pd
+import pytest
 
 from mof.stage import params_from, reason_counts, structures_with_status
 
@@ -32,3 +33,68 @@ def test_structures_with_status_and_reason_counts(tmp_path):
     ]
     assert reason_counts(["pld<2.4;has_metal", "", "pld<2.4", None]) == "pld<2.4 2, has_metal 1"
     assert reason_counts([]) == "none"
+
+
+def _defaults(cls) -> dict:
+    from dataclasses import MISSING, fields
+
+    out = {}
+    for f in fields(cls):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def _config_classes():
+    from model.config import EmbedConfig, SampleConfig, TrainConfig
+    from mof.assemble import AssemblyParams
+    from mof.dataset import DatasetConfig
+    from mof.relax import RelaxParams
+    from mof.validate import ValidateParams
+
+    return [
+        (DatasetConfig, "dataset"),
+        (EmbedConfig, "embed"),
+        (TrainConfig, "train"),
+        (SampleConfig, "sample"),
+        (AssemblyParams, "assemble"),
+        (RelaxParams, "relax"),
+        (ValidateParams, "validate"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "section", ["dataset", "embed", "train", "sample", "assemble", "relax", "validate"]
+)
+def test_dataclass_defaults_are_the_schemas(section):
+    """The schema is the one source of defaults: every config key is a field of the section's
+    dataclass (same name) with the schema's default."""
+    from mof.stage import config_defaults
+
+    cls = dict((s, c) for c, s in _config_classes())[section]
+    schema = config_defaults(section)
+    ours = _defaults(cls)
+    assert set(schema) <= set(ours), f"config keys that {cls.__name__} lacks"
+    assert {k: ours[k] for k in schema} == schema
+
+
+def test_preprocess_defaults_are_the_schemas():
+    """mof.preprocess.params_from_config still maps names by hand (bond_tolerance -> tolerance,
+    ...): an empty section, the schema's defaults and the dataclasses' defaults agree."""
+    from mof.decompose import DecomposeParams
+    from mof.preprocess import params_from_config
+    from mof.stage import config_defaults
+
+    assert params_from_config({}) == params_from_config(config_defaults("preprocess"))
+    assert params_from_config({}) == DecomposeParams()
+
+
+def test_params_from_fills_missing_keys_from_the_schema():
+    from model.config import TrainConfig
+    from mof.stage import config_defaults
+
+    p = params_from(TrainConfig, {"dim": 8}, "train")
+    assert p.dim == 8 and p.steps == config_defaults("train")["steps"]
+    assert TrainConfig.from_dict({}) == TrainConfig()

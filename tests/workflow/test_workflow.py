@@ -53,6 +53,14 @@ def test_full_run_on_tiny_dataset(tmp_path):
     # nothing to do on a second run
     again = run_snakemake(tmp_path, "--configfile", str(cfg), "--cores", "2", "-n", "all")
     assert "Nothing to be done" in again.stdout + again.stderr
+    # Snakemake's own HTML report of the run: funnel, loss curves, histograms, relaxation
+    html = tmp_path / "report.html"
+    rep = run_snakemake(tmp_path, "--configfile", str(cfg), "--report", str(html))
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    text = html.read_text(errors="replace")
+    assert len(text) > 100_000
+    for name in ("funnel.csv", "relax.csv", "properties.png", "loss.png"):
+        assert name in text, name
 
 
 def test_relax_and_validate_rerun_alone_on_real_structures(tmp_path):

@@ -10,4 +10,5 @@ with stage_log(snakemake.log[0]) as say:  # noqa: F821 - injected by Snakemake
         snakemake.params.cfg,  # noqa: F821
         threads=snakemake.threads,  # noqa: F821
         say=say,
+        blocks_path=snakemake.input.blocks,  # noqa: F821
     )

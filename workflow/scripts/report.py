@@ -10,5 +10,6 @@ with stage_log(snakemake.log[0]) as say:  # noqa: F821 - injected by Snakemake
         dict(snakemake.input.items()),  # noqa: F821
         str(Path(snakemake.output.tables).parent),  # noqa: F821
         snakemake.wildcards.run,  # noqa: F821
+        validate_cfg=snakemake.params.validate,  # noqa: F821
         say=say,
     )

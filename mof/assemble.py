@@ -326,7 +326,7 @@ def _assemble_row(row: dict) -> tuple[dict, Crystal | None, np.ndarray | None]:
 def params_from_config(cfg: dict) -> AssemblyParams:
     from mof.stage import params_from
 
-    return params_from(AssemblyParams, cfg)
+    return params_from(AssemblyParams, cfg, "assemble")
 
 
 def assemble_table(

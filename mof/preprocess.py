@@ -201,8 +201,11 @@ def tables(
     inst = pd.DataFrame(inst_rows)
     if inst.empty:
         return mofs, inst, pd.DataFrame(columns=["block_id", "kind", "smiles", "count"])
+    # the representative geometry comes from a training MOF wherever the block occurs in one
+    # (held-out structures must not leak into the library that assembly and benchmarks use)
     g = inst.groupby("block_id", sort=True)
-    first = g.head(1).set_index("block_id")
+    by_split = inst.iloc[np.argsort((inst["split"] != "train").to_numpy(), kind="stable")]
+    first = by_split.groupby("block_id", sort=True).head(1).set_index("block_id").sort_index()
     bb = pd.DataFrame(
         {
             "block_id": first.index,

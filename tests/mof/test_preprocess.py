@@ -80,3 +80,24 @@ def test_summary_line(fixture_tables):
     line = summary_line(len(structures), decs, rejects, len(bb))
     assert line.startswith("[preprocess] 11 in -> 7 decomposed, 4 rejected")
     assert "parse_error 1" in line and "no_metal 1" in line
+
+
+def test_representative_geometry_comes_from_a_training_mof(fixture_tables):
+    """A block seen in a held-out MOF first and in a training MOF later takes its library
+    geometry (example_mof) from the training one: held-out structures stay out of the library."""
+    import copy
+
+    structures, decs, _, _ = fixture_tables
+    first = decs[0]
+    twin = copy.copy(first)
+    twin.id = first.id + "_train_twin"
+    rows = structures.set_index("id").loc[[first.id]].reset_index()
+    rows.loc[:, "split"] = "val"
+    twin_row = rows.copy()
+    twin_row.loc[:, "id"] = twin.id
+    twin_row.loc[:, "split"] = "train"
+    import pandas as pd
+
+    _, inst, bb = tables([first, twin], pd.concat([rows, twin_row], ignore_index=True))
+    assert set(inst["split"]) == {"val", "train"}
+    assert len(bb) and (bb["example_mof"] == twin.id).all()

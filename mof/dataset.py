@@ -81,8 +81,10 @@ class DatasetConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> DatasetConfig:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        """From the ``dataset`` config section (missing keys take the schema's defaults)."""
+        from mof.stage import params_from
+
+        return params_from(cls, d, "dataset")
 
 
 def assign_split(ids: list[str], fractions: dict[str, float], seed: int) -> list[str]:

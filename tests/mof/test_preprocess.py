@@ -80,3 +80,20 @@ def test_summary_line(fixture_tables):
     line = summary_line(len(structures), decs, rejects, len(bb))
     assert line.startswith("[preprocess] 11 in -> 7 decomposed, 4 rejected")
     assert "parse_error 1" in line and "no_metal 1" in line
+
+
+def test_the_tables_have_the_columns_mof_tables_lists(fixture_tables):
+    from mof import tables as schema
+    from mof.preprocess import CARRIED_PROPERTIES
+
+    structures, _, rejects, (mofs, inst, bb) = fixture_tables
+    assert list(structures.columns) == schema.STRUCTURES
+    assert list(mofs.columns) == schema.MOFS + CARRIED_PROPERTIES
+    assert list(inst.columns) == schema.BLOCK_INSTANCES
+    assert list(bb.columns) == schema.BUILDING_BLOCKS
+    assert list(rejects.columns) == schema.REJECTS
+    # every array column reads back with its shape
+    for row in (mofs.iloc[0], inst.iloc[0], bb.iloc[0], structures.iloc[0]):
+        for col in set(row.index) & set(schema.CELL_SHAPES):
+            arr = schema.column_array(row, col)
+            assert arr.size == len(row[col])

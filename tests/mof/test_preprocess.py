@@ -4,6 +4,7 @@ import pytest
 from mof.dataset import DatasetConfig, select_dataset
 from mof.decompose import DecomposeParams
 from mof.preprocess import decompose_all, summary_line, tables
+from mof.tables import column_array, from_cell
 from tests.conftest import DATA
 
 
@@ -56,19 +57,19 @@ def test_tables_are_consistent(fixture_tables):
     assert hk["n_nodes"] == 6 and hk["n_linkers"] == 8
     assert hk["lcd"] == pytest.approx(13.2, abs=0.3)
     for s in mofs["sigmas"]:
-        sig = np.reshape(s, (-1, 3, 3))
+        sig = from_cell(s, (-1, 3, 3))
         assert np.linalg.eigvalsh(sig).min() > 0
 
 
 def test_instances_rebuild_atoms(fixture_tables):
     structures, _, _, (mofs, inst, _) = fixture_tables
     row = structures.set_index("id").loc["EDUSIF_clean"]
-    lat = np.reshape(row["lattice"], (3, 3))
-    frac = np.reshape(row["frac_coords"], (-1, 3))
+    lat = column_array(row, "lattice")
+    frac = column_array(row, "frac_coords")
     for _, b in inst[inst["mof_id"] == "EDUSIF_clean"].iterrows():
         cart = (
-            np.asarray(b["centre_frac"]) @ lat
-            + np.reshape(b["local_coords"], (-1, 3)) @ np.reshape(b["rotation"], (3, 3)).T
+            column_array(b, "centre_frac") @ lat
+            + column_array(b, "local_coords") @ column_array(b, "rotation").T
         )
         f = np.linalg.solve(lat.T, cart.T).T
         d = f - frac[np.asarray(b["atom_indices"])]

@@ -38,14 +38,15 @@ from mof.assemble import AssemblyParams, assemble, load_library
 from mof.dataset import DatasetConfig, select_dataset
 from mof.decompose import DecomposeParams
 from mof.preprocess import decompose_all, tables
+from mof.tables import column_array
 
 _STATE: dict = {}
 
 
 def _perturb(row: dict, centre_noise: float, cell_noise: float, seed: int):
     rng = np.random.default_rng(seed)
-    lat = np.reshape(row["lattice"], (3, 3))
-    frac = np.reshape(row["centres_frac"], (-1, 3))
+    lat = column_array(row, "lattice")
+    frac = column_array(row, "centres_frac")
     e = rng.uniform(-cell_noise, cell_noise, (3, 3)) if cell_noise > 0 else np.zeros((3, 3))
     e = 0.5 * (e + e.T)
     lat_n = lat @ (np.eye(3) + e)
@@ -68,7 +69,7 @@ def _one(args):
     res = assemble(
         lat_n,
         frac_n,
-        np.reshape(row["sigmas"], (-1, 3, 3)),
+        column_array(row, "sigmas"),
         lib,
         params,
         structure_id=row["id"],
@@ -77,9 +78,9 @@ def _one(args):
     ok = False
     if res.crystal is not None:
         a = Structure(
-            np.reshape(row["lattice"], (3, 3)),
+            column_array(row, "lattice"),
             orig["species"],
-            np.reshape(orig["frac_coords"], (-1, 3)),
+            column_array(orig, "frac_coords"),
         )
         b = Structure(res.crystal.lattice, res.crystal.species, res.crystal.frac)
         with warnings.catch_warnings():

@@ -44,14 +44,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from mof.io import (
-    CifError,
-    Crystal,
-    core_mof_properties,
-    iter_cif_folder,
-    iter_core_mof_cifs,
-    parse_cif,
-)
+from mof.cifcheck import CifError
+from mof.coremof import core_mof_properties, iter_core_mof_cifs
+from mof.crystal import Crystal
+from mof.io import iter_cif_folder, parse_cif
+from mof.tables import EXCLUDED, column_array, to_cell
 
 PROPERTY_COLUMNS = {
     "LCD": "lcd",
@@ -136,7 +133,7 @@ def _excluded(cid: str, reason: str, detail: str) -> dict:
     return {"id": cid, "reason": reason, "detail": detail}
 
 
-EXCLUDED_COLUMNS = ["id", "reason", "detail"]
+EXCLUDED_COLUMNS = EXCLUDED  # the columns of the excluded table (mof.tables)
 
 
 def select_dataset(
@@ -190,10 +187,10 @@ def select_dataset(
             row.update(
                 formula=cr.formula,
                 n_atoms=cr.n_atoms,
-                lattice=cr.lattice.reshape(-1).tolist(),
+                lattice=to_cell(cr.lattice),
                 species=list(cr.species),
-                frac_coords=cr.frac.reshape(-1).tolist(),
-                occupancy=cr.occupancy.tolist(),
+                frac_coords=to_cell(cr.frac),
+                occupancy=to_cell(cr.occupancy),
             )
         except Exception as e:  # noqa: BLE001 - one unreadable file is a row, never a dead stage
             row.update(
@@ -252,12 +249,12 @@ def select_dataset(
 
 
 def crystal_from_row(row) -> Crystal:
-    """Rebuild a :class:`mof.io.Crystal` from a structures-table row."""
+    """Rebuild a :class:`mof.crystal.Crystal` from a structures-table row."""
     return Crystal(
         id=str(row["id"]) if "id" in row else str(getattr(row, "name", "structure")),
-        lattice=np.asarray(row["lattice"], dtype=float).reshape(3, 3),
+        lattice=column_array(row, "lattice"),
         species=list(row["species"]),
-        frac=np.asarray(row["frac_coords"], dtype=float).reshape(-1, 3),
+        frac=column_array(row, "frac_coords"),
         occupancy=np.asarray(row["occupancy"], dtype=float),
     )
 
@@ -265,7 +262,7 @@ def crystal_from_row(row) -> Crystal:
 def run(cfg: dict, output: str, say=print, excluded: str | None = None) -> pd.DataFrame:
     """The select_dataset stage: config dict in, structures table written to ``output`` (and
     the excluded table to ``excluded`` when given)."""
-    from mof.io import write_table
+    from mof.tables import write_table
 
     df, summary, dropped = select_dataset(DatasetConfig.from_dict(cfg), return_excluded=True)
     write_table(df, output)

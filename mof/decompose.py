@@ -17,16 +17,16 @@ Rejections raise :class:`Rejection` with a reason code (see ``REJECT_REASONS``) 
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mof.bonds import BondParams, find_bonds
+from mof.crystal import Crystal, hill_formula
 from mof.elements import CARBON, HYDROGEN, NITROGEN, OXYGEN, atomic_numbers, is_metal, symbol
 from mof.gaussian import principal_frame
 from mof.identity import block_id, block_smiles
-from mof.io import Crystal
 from mof.periodic import cart_to_frac, wrap
 
 REJECT_REASONS = {
@@ -349,8 +349,5 @@ def decompose(crystal: Crystal, params: DecomposeParams | None = None) -> Decomp
 
 
 def formula_of(z: np.ndarray) -> str:
-    """Hill formula (C, H first, then alphabetical) of (n,) atomic numbers, e.g. ``C8H4O4``."""
-    counts = Counter(symbol(int(v)) for v in z)
-    order = [e for e in ("C", "H") if e in counts] if "C" in counts else []
-    order += sorted(e for e in counts if e not in order)
-    return "".join(f"{e}{counts[e] if counts[e] > 1 else ''}" for e in order)
+    """Hill formula (:func:`mof.crystal.hill_formula`) of (n,) atomic numbers, e.g. ``C8H4O4``."""
+    return hill_formula(symbol(int(v)) for v in z)

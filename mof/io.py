@@ -1,25 +1,26 @@
-"""All file I/O of the chemistry package: CIF reading/writing, the CoRE MOF archive, Parquet tables.
+"""Reading and writing the files the stages exchange: CIFs, the CoRE MOF archive, folders of
+CIFs, the YAML config; the Parquet tables through :mod:`mof.tables` (re-exported here).
 
-Nothing else in ``mof`` opens files; the other modules work on in-memory arrays.
+:class:`~mof.crystal.Crystal` and :class:`~mof.cifcheck.CifError` are re-exported from their
+modules. Engine scratch files (LAMMPS, zeo++), per-structure results (:mod:`mof.resume`), logs
+and the report's files are written by the modules that own them.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from mof.cifcheck import CifError, check_crystal, checked_lattice
+from mof.coremof import core_mof_archive, core_mof_properties, iter_core_mof_cifs
+from mof.crystal import Crystal
 from mof.elements import element_table
-from mof.periodic import lattice_from_parameters, lattice_parameters
+from mof.periodic import lattice_parameters
+from mof.tables import read_table, write_table
 
 __all__ = [
     "Crystal",
@@ -40,79 +41,10 @@ __all__ = [
     "read_yaml",
 ]
 
-CORE_MOF_DATASETS = {"2019-ASR", "2019-FSR", "2014"}
-
-
-class CifError(ValueError):
-    """A CIF that cannot be turned into a crystal structure.
-
-    ``reason`` is the code the stages record: ``bad_cif`` (the default) or
-    ``multiple_data_blocks`` (a file with more than one ``data_`` block: which one was meant is
-    not ours to guess, so every stage rejects it).
-    """
-
-    def __init__(self, message: str, reason: str = "bad_cif"):
-        super().__init__(message)
-        self.reason = reason
-
-    def __reduce__(self):
-        return (type(self), (str(self), self.reason))
-
-
-@dataclass
-class Crystal:
-    """A periodic structure.
-
-    Attributes:
-        id: structure identifier (file name without extension).
-        lattice: (3, 3) row-vector lattice in Angstrom.
-        species: (N,) element symbols.
-        frac: (N, 3) fractional coordinates.
-        occupancy: (N,) site occupancies (1.0 when the CIF gives none).
-        bonds: (B, 2) atom index pairs from the CIF's ``_geom_bond`` loop, or None when it has
-            none (then bonds are perceived from distances wherever they are needed).
-    """
-
-    id: str
-    lattice: np.ndarray
-    species: list[str]
-    frac: np.ndarray
-    occupancy: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    bonds: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        self.lattice = np.asarray(self.lattice, dtype=float).reshape(3, 3)
-        self.frac = np.asarray(self.frac, dtype=float).reshape(-1, 3)
-        if len(self.occupancy) != len(self.species):
-            self.occupancy = np.ones(len(self.species))
-        if len(self.species) != len(self.frac):
-            raise CifError(f"{self.id}: {len(self.species)} species but {len(self.frac)} sites")
-
-    @property
-    def n_atoms(self) -> int:
-        return len(self.species)
-
-    @property
-    def cart(self) -> np.ndarray:
-        """(N, 3) Cartesian coordinates."""
-        return self.frac @ self.lattice
-
-    @property
-    def formula(self) -> str:
-        """Hill-ordered empirical formula of the cell contents (C, H first, then alphabetical)."""
-        counts: dict[str, int] = {}
-        for s in self.species:
-            counts[s] = counts.get(s, 0) + 1
-        order = [e for e in ("C", "H") if e in counts] if "C" in counts else []
-        order += sorted(k for k in counts if k not in order)
-        return " ".join(f"{e}{counts[e]}" for e in order)
-
-
 # ----------------------------------------------------------------------------------------------
 # CIF reading
 # ----------------------------------------------------------------------------------------------
 
-_ANGLES = ("alpha", "beta", "gamma")
 _NUM = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\(\d+\))?$")
 _IDENTITY_OPS = {"x,y,z", "+x,+y,+z"}
 
@@ -281,7 +213,7 @@ def _parse_p1(cid: str, items: dict[str, str], loops) -> Crystal:
         ]
     except KeyError as e:
         raise CifError(f"missing cell parameter {e.args[0]}") from None
-    lattice = _checked_lattice(params)
+    lattice = checked_lattice(params)
     for tags, rows in loops:
         if "_atom_site_fract_x" not in tags:
             continue
@@ -312,47 +244,6 @@ def _parse_p1(cid: str, items: dict[str, str], loops) -> Crystal:
         bonds = _geom_bonds(loops, labels)
         return Crystal(cid, lattice, species, np.array(frac), np.array(occ), bonds)
     raise CifError("no atom_site loop with fractional coordinates")
-
-
-MAX_CELL_LENGTH = 1e4  # A: no crystal structure has a longer cell edge
-_CELL_KEYS = [f"_cell_length_{k}" for k in "abc"] + [f"_cell_angle_{k}" for k in _ANGLES]
-
-
-def _checked_lattice(params: list[float]) -> np.ndarray:
-    """The lattice of six cell parameters; a CifError naming the field when they make no cell
-    (not finite, a length <= 0, an angle outside (0, 180), angles that enclose no volume)."""
-    for key, v in zip(_CELL_KEYS, params):
-        if not np.isfinite(v):
-            raise CifError(f"{key} is {v}")
-        if key.startswith("_cell_length") and not 0 < v <= MAX_CELL_LENGTH:
-            raise CifError(f"{key} is {v}: a cell length must lie in (0, {MAX_CELL_LENGTH:g}] A")
-        if key.startswith("_cell_angle") and not 0 < v < 180:
-            raise CifError(f"{key} is {v}: a cell angle must lie strictly between 0 and 180")
-    cos = np.cos(np.radians(params[3:]))
-    if 1 - (cos**2).sum() + 2 * cos.prod() < 1e-8:
-        names = ", ".join(f"{k}={v}" for k, v in zip(_CELL_KEYS[3:], params[3:]))
-        raise CifError(f"the cell angles enclose no volume ({names})")
-    lattice = lattice_from_parameters(*params)
-    if not np.all(np.isfinite(lattice)):
-        raise CifError(f"the cell {params} overflows")
-    return lattice
-
-
-def _check_crystal(cr: Crystal) -> Crystal:
-    """Refuse what no stage can use: non-finite or absurd coordinates, a cell of no volume."""
-    if not np.all(np.isfinite(cr.lattice)) or abs(np.linalg.det(cr.lattice)) < 1e-6:
-        raise CifError("the cell has no volume (or is not finite)")
-    bad = ~np.isfinite(cr.frac) | (np.abs(cr.frac) > 1e3)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise CifError(
-            f"_atom_site_fract_{'xyz'[j]} of atom {i + 1} ({cr.species[i]}) is {cr.frac[i, j]}"
-        )
-    bad_occ = ~np.isfinite(cr.occupancy) | (cr.occupancy < 0)
-    if bad_occ.any():
-        i = int(np.argmax(bad_occ))
-        raise CifError(f"_atom_site_occupancy of atom {i + 1} is {cr.occupancy[i]}")
-    return cr
 
 
 def _geom_bonds(loops, labels: list[str]) -> np.ndarray | None:
@@ -411,8 +302,8 @@ def parse_cif(text: str, cid: str = "structure") -> Crystal:
         raise CifError("binary data (NUL bytes) in the file")
     items, loops = _scan(text)
     if _is_p1(items, loops):
-        return _check_crystal(_parse_p1(cid, items, loops))
-    return _check_crystal(_parse_pymatgen(cid, text))
+        return check_crystal(_parse_p1(cid, items, loops))
+    return check_crystal(_parse_pymatgen(cid, text))
 
 
 def read_cif_text(path: str | Path) -> str:
@@ -480,52 +371,8 @@ def write_cif(path: str | Path, crystal: Crystal, bonds: np.ndarray | None = Non
 
 
 # ----------------------------------------------------------------------------------------------
-# Sources of CIFs
+# Folders of CIFs (the CoRE MOF archive: mof.coremof)
 # ----------------------------------------------------------------------------------------------
-
-
-def _core_mof_data():
-    try:
-        from CoRE_MOF import data
-    except ImportError as e:  # pragma: no cover - the package is a hard dependency
-        raise RuntimeError("the core-mof package is not installed (pip install core-mof)") from e
-    return resources.files(data)
-
-
-def core_mof_archive(dataset: str) -> Path:
-    """Path of the tar.xz archive of one CoRE MOF dataset shipped by the ``core-mof`` wheel."""
-    if dataset not in CORE_MOF_DATASETS:
-        raise ValueError(
-            f"unknown CoRE MOF dataset {dataset!r}; one of {sorted(CORE_MOF_DATASETS)}"
-        )
-    return Path(str(_core_mof_data() / f"{dataset}.tar.xz"))
-
-
-def core_mof_properties(dataset: str) -> pd.DataFrame:
-    """The CoRE MOF CSV of one dataset (pore properties, metals, flags), indexed by structure id."""
-    if dataset not in CORE_MOF_DATASETS:
-        raise ValueError(
-            f"unknown CoRE MOF dataset {dataset!r}; one of {sorted(CORE_MOF_DATASETS)}"
-        )
-    df = pd.read_csv(Path(str(_core_mof_data() / f"{dataset}.csv")), low_memory=False)
-    df = df.loc[:, ~df.columns.str.startswith("Unnamed")]
-    df["filename"] = df["filename"].astype(str).str.replace(r"\.cif$", "", regex=True)
-    return df.set_index("filename")
-
-
-def iter_core_mof_cifs(dataset: str, wanted: set[str] | None = None) -> Iterator[tuple[str, str]]:
-    """Yield (id, CIF text) from a CoRE MOF archive in one pass (no per-entry rescans)."""
-    with tarfile.open(core_mof_archive(dataset), "r:xz") as tar:
-        for member in tar:
-            if not member.isfile() or not member.name.endswith(".cif"):
-                continue
-            cid = Path(member.name).stem
-            if wanted is not None and cid not in wanted:
-                continue
-            fh = tar.extractfile(member)
-            if fh is None:
-                continue
-            yield cid, fh.read().decode("utf-8", errors="replace")
 
 
 def is_cif_name(path: str | Path) -> bool:
@@ -565,24 +412,12 @@ def cif_paths(folder: str | Path) -> list[tuple[str, Path]]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Tables and config
+# Config
 # ----------------------------------------------------------------------------------------------
 
 
-def write_table(df: pd.DataFrame, path: str | Path) -> None:
-    """Write a DataFrame as Parquet (creates the parent folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-    pq.write_table(table, path)
-
-
-def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a Parquet table written by :func:`write_table`."""
-    return pq.read_table(path, columns=columns).to_pandas()
-
-
 def read_yaml(path: str | Path) -> dict:
+    """The contents of a YAML file."""
     import yaml
 
     with open(path) as fh:

@@ -1,5 +1,6 @@
 """One way to run a per-structure function over many structures: in worker processes (fork),
-in input order, with a progress bar on stderr. Every stage that loops over structures uses it."""
+in input order, with a progress bar on stderr. The per-structure stages (preprocess, assemble,
+relax, validate) use it; dataset selection reads its source in one sequential pass instead."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 """Periodic geometry as small pure functions.
 
 Conventions (pymatgen's): a lattice is a (3, 3) matrix whose *rows* are the cell vectors a, b, c
-in Angstrom; fractional coordinates f (N, 3) map to Cartesian x = f @ L. These are the shared
-wrapping and minimum-image helpers; some modules still wrap or round inline (``mof.bonds``,
-``mof.fit``, ``mof.relax``, ``mof.assemble``; ``model.geometry`` has the torch versions).
+in Angstrom; fractional coordinates f (N, 3) map to Cartesian x = f @ L. Use :func:`wrap` and
+:func:`minimum_image` for wrapping and minimum images (a plain ``np.mod(f, 1.0)`` can give 1.0).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 zeo++ calls ``exit()`` on some inputs (for example a degenerate Voronoi decomposition of a
 highly symmetric cell, as in MOF-5), which would kill the calling Python process; so every
-structure runs in a child process (``python -m mof.porosity CIF JSON``) with a time limit. A
+structure runs in a child process (:func:`mof.child.run_in_child`) with a time limit. A
 failed run is retried once on a copy whose coordinates are perturbed by 1e-3 A (which removes
 the Voronoi degeneracy); the result says whether that happened.
 
@@ -15,15 +15,13 @@ for a probe of ``probe_radius`` (1.86 A, N2); ``void_fraction`` accessible with 
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from mof.child import Crashed, Done, TimedOut, run_in_child
 
 FIELDS = ["lcd", "pld", "lfpd", "asa_m2_g", "asa_m2_cm3", "void_fraction", "density"]
 
@@ -61,26 +59,20 @@ def _compute(cif: str, probe_radius: float, samples: int) -> dict:
 
 
 def _run_child(cif: Path, probe_radius: float, samples: int, timeout: float) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            "mof.porosity",
-            str(cif),
-            str(out),
-            str(probe_radius),
-            str(samples),
-        ]
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return {"error": f"zeo++ took longer than {timeout:.0f} s"}
-        if out.exists():
-            return json.loads(out.read_text())
-        last = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-        return {"error": f"zeo++ exited with code {proc.returncode}: {' | '.join(last)}"}
+    """zeo++ on one CIF in a child process: its result, or ``{"error": ...}``."""
+    outcome = run_in_child(
+        _compute,
+        [str(cif), probe_radius, samples],
+        timeout=timeout,
+        env={"OMP_NUM_THREADS": "1"},
+    )
+    if isinstance(outcome, Done):
+        return outcome.value
+    if isinstance(outcome, TimedOut):
+        return {"error": f"zeo++ took longer than {timeout:.0f} s"}
+    if isinstance(outcome, Crashed):
+        return {"error": f"zeo++ exited with code {outcome.exit_code}: {outcome.output}"}
+    return {"error": f"zeo++ failed: {outcome.error}"}
 
 
 def porosity(
@@ -114,9 +106,3 @@ def porosity(
             }
         result, jittered = second, True
     return {**{k: result[k] for k in FIELDS}, "jittered": jittered, "error": None}
-
-
-if __name__ == "__main__":  # the child process
-    cif_path, out_path = sys.argv[1], sys.argv[2]
-    probe, n = float(sys.argv[3]), int(sys.argv[4])
-    Path(out_path).write_text(json.dumps(_compute(cif_path, probe, n)))

@@ -70,6 +70,7 @@ from mof.dataset import crystal_from_row
 from mof.decompose import DecomposeParams, Decomposition, Rejection, formula_of
 from mof.elements import symbol
 from mof.parallel import progress_map
+from mof.tables import from_cell, to_cell
 
 CARRIED_PROPERTIES = [
     "lcd",
@@ -142,10 +143,6 @@ def decompose_all(
     return decs, rejects
 
 
-def _flat(a: np.ndarray, dtype=float) -> list:
-    return np.asarray(a, dtype=dtype).reshape(-1).tolist()
-
-
 def tables(
     decs: list[Decomposition], structures: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -160,15 +157,15 @@ def tables(
             "split": m["split"],
             "formula": m["formula"],
             "n_atoms": d.n_atoms,
-            "lattice": _flat(d.lattice),
+            "lattice": to_cell(d.lattice),
             "n_blocks": len(b),
             "n_nodes": sum(x.kind == "node" for x in b),
             "n_linkers": sum(x.kind == "linker" for x in b),
             "block_ids": [x.block_id for x in b],
             "block_kinds": [x.kind for x in b],
             "n_connections": [x.n_connections for x in b],
-            "centres_frac": _flat(np.stack([x.centre_frac for x in b])),
-            "sigmas": _flat(np.stack([x.sigma for x in b])),
+            "centres_frac": to_cell(np.stack([x.centre_frac for x in b])),
+            "sigmas": to_cell(np.stack([x.sigma for x in b])),
             "n_dropped_molecules": d.n_dropped_molecules,
         }
         for c in CARRIED_PROPERTIES:
@@ -184,17 +181,17 @@ def tables(
                     "smiles": x.smiles,
                     "split": m["split"],
                     "elements": x.elements,
-                    "atom_indices": _flat(x.atom_indices, np.int64),
-                    "local_coords": _flat(x.local),
-                    "bonds": _flat(np.array(x.bonds, dtype=np.int64).reshape(-1, 2), np.int64),
-                    "cp_local": _flat(x.cp_local),
-                    "cp_atom": _flat(x.cp_atom, np.int64),
-                    "cp_partner_block": _flat(x.cp_partner[:, 0], np.int64),
-                    "cp_partner_cp": _flat(x.cp_partner[:, 1], np.int64),
+                    "atom_indices": to_cell(x.atom_indices, np.int64),
+                    "local_coords": to_cell(x.local),
+                    "bonds": to_cell(x.bonds, np.int64),
+                    "cp_local": to_cell(x.cp_local),
+                    "cp_atom": to_cell(x.cp_atom, np.int64),
+                    "cp_partner_block": to_cell(x.cp_partner[:, 0], np.int64),
+                    "cp_partner_cp": to_cell(x.cp_partner[:, 1], np.int64),
                     "cp_partner_element": [symbol(int(v)) for v in x.cp_partner_z],
-                    "centre_frac": _flat(x.centre_frac),
-                    "rotation": _flat(x.rotation),
-                    "sigma": _flat(x.sigma),
+                    "centre_frac": to_cell(x.centre_frac),
+                    "rotation": to_cell(x.rotation),
+                    "sigma": to_cell(x.sigma),
                 }
             )
     mofs = pd.DataFrame(mof_rows)
@@ -230,7 +227,7 @@ def tables(
     bb["cp_partner_element"] = first["cp_partner_element"].to_numpy()
     bb["bonds"] = first["bonds"].to_numpy()
     bb["radius_of_gyration"] = [
-        float(np.sqrt(np.trace(np.reshape(s, (3, 3))))) for s in first["sigma"]
+        float(np.sqrt(np.trace(from_cell(s, (3, 3))))) for s in first["sigma"]
     ]
     bb = bb.sort_values(["count", "block_id"], ascending=[False, True]).reset_index(drop=True)
     return mofs, inst, bb
@@ -271,7 +268,7 @@ def run(structures_path: str, outputs: dict, cfg: dict, processes: int = 1, say=
 
     ``outputs`` maps ``mofs``, ``instances``, ``blocks``, ``rejects`` to paths.
     """
-    from mof.io import read_table, write_table
+    from mof.tables import read_table, write_table
 
     structures = read_table(structures_path)
     decs, rejects = decompose_all(structures, params_from_config(cfg), processes=processes)

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mof.io import CifError, Crystal, read_cif
+from mof.cifcheck import CifError
+from mof.crystal import Crystal
+from mof.io import read_cif
 
 SCREEN_REASONS = ("bad_cif", "multiple_data_blocks", "too_many_atoms", "disorder")
 SCREEN_REASONS += ("overlapping_atoms",)

@@ -165,8 +165,10 @@ def validate_cifs(
 ) -> pd.DataFrame:
     """Validate (id, CIF path) pairs in parallel; one row per structure."""
     from mof.parallel import progress_map
+    from mof.resume import sweep_stale_temp
 
     p = params or ValidateParams()
+    sweep_stale_temp("child")  # zeo++ folders of killed runs
     jobs = [(sid, str(cif), p) for sid, cif in items]
     rows = progress_map(
         _work, jobs, processes, "validate: structures", maxtasksperchild=50, progress=progress
@@ -205,8 +207,8 @@ def run(
 ) -> pd.DataFrame:
     """The validate_mofs stage: the CIF of every structure of ``table_path`` (the relaxation's
     table) whose ``status`` is ``status`` is checked."""
-    from mof.io import read_table, write_table
     from mof.stage import params_from, reason_counts, structures_with_status
+    from mof.tables import read_table, write_table
 
     table = read_table(table_path)
     items = structures_with_status(table, cif_dir, status)

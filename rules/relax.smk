@@ -1,4 +1,4 @@
-# Stage 7: UFF / UFF4MOF relaxation of the assembled structures with LAMMPS (mof/relax.py).
+# Stage 7: UFF / UFF4MOF relaxation of the assembled structures with LAMMPS (mof/relax/).
 
 
 rule relax_uff:

@@ -81,6 +81,7 @@ def fixture_tables(real_crystals):
 
     from mof.decompose import DecomposeParams
     from mof.preprocess import decompose_all, tables
+    from mof.tables import to_cell
 
     rows = []
     for k, cr in enumerate(real_crystals.values()):
@@ -90,10 +91,10 @@ def fixture_tables(real_crystals):
                 "split": "val" if k == 0 else "train",
                 "formula": cr.formula,
                 "parse_error": None,
-                "lattice": cr.lattice.reshape(-1).tolist(),
+                "lattice": to_cell(cr.lattice),
                 "species": cr.species,
-                "frac_coords": cr.frac.reshape(-1).tolist(),
-                "occupancy": cr.occupancy.tolist(),
+                "frac_coords": to_cell(cr.frac),
+                "occupancy": to_cell(cr.occupancy),
             }
         )
     structures = pd.DataFrame(rows)

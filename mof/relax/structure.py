@@ -1,0 +1,172 @@
+"""One structure, in this process: screen the CIF, run typing and minimisation in a child process
+(:func:`mof.child.run_in_child`, with the ``timeout``), fold the relaxed supercell back onto the
+unit cell, check the result and write the relaxed CIF. The reason codes are listed in
+:mod:`mof.relax`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from mof import resume
+from mof.child import Crashed, Done, Failed, TimedOut, run_in_child
+from mof.crystal import Crystal
+from mof.io import write_cif
+from mof.periodic import cell_volume, lattice_parameters, minimum_image
+from mof.relax.lammps_data import box_lattice
+from mof.relax.params import COLUMNS, RelaxParams
+from mof.relax.supercell import fold_supercell
+from mof.screen import closest_contact, screen_cif
+
+__all__ = ["relax_structure"]
+
+
+def _failed(row: dict, reason: str, error: str) -> dict:
+    row.update(status="failed", reason=reason, error=error)
+    return row
+
+
+def relax_structure(
+    sid: str, cif: str | Path, out_cif: str | Path | None, params: RelaxParams | None = None
+) -> dict:
+    """Relax one CIF; writes the relaxed CIF to ``out_cif`` and returns its row (see COLUMNS).
+
+    Never raises for a structure that cannot be relaxed: the row says why.
+    """
+    p = params or RelaxParams()
+    t0 = time.perf_counter()
+    row: dict = dict.fromkeys(COLUMNS)
+    row.update(sample_id=sid, status="relaxed", reason="", error="", notes="", cif="")
+    try:
+        crystal, reason, error = screen_cif(cif, p.min_distance, p.max_atoms)
+        row["n_atoms"] = None if crystal is None else crystal.n_atoms
+        if reason:
+            return _failed(row, reason, error)
+        with tempfile.TemporaryDirectory(prefix=resume.temp_prefix()) as tmp:
+            tmp = Path(tmp)
+            clean = tmp / "structure.cif"
+            # lammps-interface types with the CIF's bonds when it has them (assembled and
+            # bonded structures: the pairs of the assembly, as in MOFDiff, however long) and
+            # perceives bonds from distances otherwise
+            write_cif(clean, crystal, crystal.bonds)
+            env = {"OMP_NUM_THREADS": str(max(1, p.omp_threads))}
+            outcome = run_in_child(
+                "mof.relax.engine:type_and_minimise",
+                [str(clean), str(tmp), asdict(p)],
+                timeout=p.timeout,
+                env=env,
+                workdir=tmp,
+            )
+            if not isinstance(outcome, Done):
+                return _child_failed(row, outcome, tmp, p)
+            res = outcome.value
+        return _finish(row, res, crystal, out_cif, p)
+    except Exception as e:  # noqa: BLE001 - one structure never kills the batch
+        return _failed(row, "error", f"{type(e).__name__}: {str(e)[:300]}")
+    finally:
+        row["seconds"] = time.perf_counter() - t0
+
+
+def _child_failed(
+    row: dict, outcome: TimedOut | Crashed | Failed, tmp: Path, p: RelaxParams
+) -> dict:
+    """The row of a child process that timed out, died (a crash, or an exit() in an engine) or
+    raised; where it happened comes from its ``stage`` file."""
+    where = _stage(tmp)
+    if isinstance(outcome, TimedOut):
+        return _failed(row, "timeout", f"longer than {p.timeout:.0f} s (in {where})")
+    reason = "typing_failed" if where == "typing" else "lammps_error"
+    if isinstance(outcome, Failed):
+        return _failed(row, reason, f"{where} raised {outcome.error[:300]}")
+    tail = outcome.output
+    lammps_log = tmp / "log.lammps"
+    if lammps_log.exists():
+        errs = [ln for ln in lammps_log.read_text().splitlines() if ln.startswith("ERROR")]
+        tail = " | ".join(errs[-2:]) or tail
+    return _failed(row, reason, f"{where} died, exit code {outcome.exit_code}: {tail}")
+
+
+def _stage(workdir: Path) -> str:
+    marker = workdir / "stage"
+    return marker.read_text() if marker.exists() else "start-up"
+
+
+def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> dict:
+    """Turn the child's result into the row (and the relaxed CIF when every check passes)."""
+    notes = []
+    if res.get("fallback"):
+        notes.append(f"UFF4MOF failed ({res['fallback']}), typed with UFF")
+    if res.get("prompts"):
+        notes.append("answered: " + " / ".join(res["prompts"]))
+    if res.get("dropped_terms"):
+        notes.append(
+            "dropped terms naming one atom twice: "
+            + ", ".join(f"{v} {k.lower()}" for k, v in res["dropped_terms"].items())
+        )
+    row["notes"] = "; ".join(notes)
+    row["force_field"] = res.get("force_field")
+    if "reps" in res:
+        row["supercell"] = "x".join(str(r) for r in res["reps"])
+    if "reason" in res:
+        return _failed(row, res["reason"], res["error"])
+    row.update(
+        n_atoms_simulated=res["natoms"],
+        energy_initial=res["energy_initial"],
+        energy_fixed_cell=res["energy_fixed_cell"],
+        energy_final=res["energy_final"],
+        steps=res["steps"],
+    )
+    start, end = res["start"], res["end"]
+    try:
+        lattice, frac, spread = fold_supercell(
+            crystal.frac,
+            crystal.lattice,
+            np.asarray(start["frac"]),
+            np.asarray(end["frac"]),
+            box_lattice(end["box"]),
+            tuple(res["reps"]),
+        )
+    except ValueError as e:
+        return _failed(row, "mapping_failed", str(e))
+    v0, v1 = cell_volume(crystal.lattice), cell_volume(lattice)
+    par0, par1 = lattice_parameters(crystal.lattice), lattice_parameters(lattice)
+    row["volume_change"] = v1 / v0 - 1.0
+    row["max_length_change"] = float(np.max(np.abs(par1[:3] / par0[:3] - 1.0)))
+    row["max_angle_change"] = float(np.max(np.abs(par1[3:] - par0[3:])))
+    _, moved = minimum_image(frac - crystal.frac, lattice)
+    row["rms_displacement"] = float(np.sqrt((moved**2).sum(axis=1).mean()))
+    row["replica_spread"] = spread
+    energies = [row["energy_initial"], row["energy_final"]]
+    if not np.all(np.isfinite(energies)):
+        return _failed(row, "diverged", "non-finite energy")
+    if row["energy_final"] > row["energy_initial"] + 1e-6:
+        return _failed(row, "diverged", "the energy went up")
+    # replicas that disagree make the averaged cell meaningless: checked before its contacts
+    if spread > p.max_replica_spread:
+        return _failed(
+            row,
+            "symmetry_broken",
+            f"replicas of one atom up to {spread:.2f} A from their average "
+            f"(bound {p.max_replica_spread} A)",
+        )
+    contact = closest_contact(frac, lattice)
+    row["min_distance"] = contact
+    if contact < p.min_distance:
+        return _failed(row, "diverged", f"atoms {contact:.3f} A apart after relaxation")
+    if abs(row["volume_change"]) > p.max_volume_change:
+        return _failed(
+            row,
+            "cell_change",
+            f"volume changed by {100 * row['volume_change']:+.1f}% "
+            f"(bound {100 * p.max_volume_change:.0f}%)",
+        )
+    relaxed = Crystal(crystal.id, lattice, list(crystal.species), frac)
+    if out_cif is not None:
+        write_cif(out_cif, relaxed)
+        row["cif"] = Path(out_cif).name
+    return row

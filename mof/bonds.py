@@ -23,10 +23,12 @@ from mof.elements import HYDROGEN, covalent_radii, is_metal
 
 @dataclass(frozen=True)
 class BondParams:
-    tolerance: float = 0.45
-    min_distance: float = 0.4
+    """Bond perception; field names are the ``preprocess`` config keys (defaults: its schema)."""
+
+    bond_tolerance: float = 0.45
+    min_bond_distance: float = 0.4
     metal_metal_tolerance: float = 0.25
-    min_angle: float = 45.0
+    min_bond_angle: float = 45.0
 
 
 @dataclass
@@ -104,13 +106,13 @@ def find_bonds(
     p = params or BondParams()
     z = np.asarray(z)
     radii = covalent_radii(z)
-    cutoff = 2 * float(np.max(radii)) + p.tolerance
+    cutoff = 2 * float(np.max(radii)) + p.bond_tolerance
     i, j, sh, d = neighbour_pairs(frac, lattice, cutoff)
     anomalies = {"close_contacts": int(np.sum(d < 0.7))}
     rsum = radii[i] + radii[j]
     metal = is_metal(z)
     mm = metal[i] & metal[j]
-    ok = (d >= p.min_distance) & (d <= rsum + p.tolerance)
+    ok = (d >= p.min_bond_distance) & (d <= rsum + p.bond_tolerance)
     ok &= ~mm | (d <= rsum + p.metal_metal_tolerance)
     i, j, sh, d = i[ok], j[ok], sh[ok], d[ok]
 
@@ -135,7 +137,7 @@ def find_bonds(
     cart = np.mod(frac, 1.0) @ lattice
     vec = cart[j] + sh @ lattice - cart[i]
     unit = vec / d[:, None]
-    cos_min = np.cos(np.radians(p.min_angle))
+    cos_min = np.cos(np.radians(p.min_bond_angle))
     accepted: dict[int, list[np.ndarray]] = {}
     keep = np.ones(len(i), dtype=bool)
     for b in range(len(i)):

@@ -247,20 +247,14 @@ def summary_line(n_in: int, decs: list[Decomposition], rejects: pd.DataFrame, n_
 
 
 def params_from_config(cfg: dict) -> DecomposeParams:
-    """DecomposeParams from the ``preprocess`` section of the config."""
-    from mof.bonds import BondParams
+    """DecomposeParams (and its BondParams) from the ``preprocess`` section of the config."""
+    from dataclasses import replace
 
-    return DecomposeParams(
-        bonds=BondParams(
-            tolerance=cfg.get("bond_tolerance", 0.45),
-            min_distance=cfg.get("min_bond_distance", 0.4),
-            metal_metal_tolerance=cfg.get("metal_metal_tolerance", 0.25),
-            min_angle=cfg.get("min_bond_angle", 45.0),
-        ),
-        sigma_floor=cfg.get("sigma_floor", 0.05),
-        max_blocks=cfg.get("max_blocks", 50),
-        drop_isolated_molecules=cfg.get("drop_isolated_molecules", False),
-    )
+    from mof.bonds import BondParams
+    from mof.stage import params_from
+
+    decompose = params_from(DecomposeParams, cfg, "preprocess")
+    return replace(decompose, bonds=params_from(BondParams, cfg, "preprocess"))
 
 
 def run(structures_path: str, outputs: dict, cfg: dict, processes: int = 1, say=print) -> None:

@@ -212,7 +212,7 @@ def run(
 
     table = read_table(table_path)
     items = structures_with_status(table, cif_dir, status)
-    params = params_from(ValidateParams, cfg)
+    params = params_from(ValidateParams, cfg, "validate")
     df = validate_cifs(items, params, processes)
     write_table(df, output)
     top = reason_counts(df["reason"])

@@ -83,7 +83,7 @@ def run(
 
     resume.exit_on_sigterm()
     items = structures_with_status(read_table(assembled_path), cif_dir, ("assembled", "bonded"))
-    params = params_from(RelaxParams, cfg)
+    params = params_from(RelaxParams, cfg, "relax")
     workers = max(1, processes // max(1, params.omp_threads))
     keep = Path(out_cif_dir).parent / "resume"
     df = relax_cifs(items, out_cif_dir, params, workers, resume_dir=keep)

@@ -81,14 +81,25 @@ def test_dataclass_defaults_are_the_schemas(section):
 
 
 def test_preprocess_defaults_are_the_schemas():
-    """mof.preprocess.params_from_config still maps names by hand (bond_tolerance -> tolerance,
-    ...): an empty section, the schema's defaults and the dataclasses' defaults agree."""
+    """The preprocess section feeds two dataclasses (DecomposeParams and its BondParams) whose
+    field names are its keys: every key the schema lists is a field of one of them with the
+    schema's default, and a key set in the config arrives in its field."""
+    from dataclasses import fields
+
+    from mof.bonds import BondParams
     from mof.decompose import DecomposeParams
     from mof.preprocess import params_from_config
     from mof.stage import config_defaults
 
-    assert params_from_config({}) == params_from_config(config_defaults("preprocess"))
+    defaults = config_defaults("preprocess")
+    owners = {f.name: BondParams() for f in fields(BondParams)}
+    owners.update({f.name: DecomposeParams() for f in fields(DecomposeParams) if f.name != "bonds"})
+    for key, value in defaults.items():
+        assert key in owners, f"preprocess.{key} is no dataclass field"
+        assert getattr(owners[key], key) == value, key
     assert params_from_config({}) == DecomposeParams()
+    p = params_from_config({"bond_tolerance": 0.3, "max_blocks": 7})
+    assert p.bonds.bond_tolerance == 0.3 and p.max_blocks == 7
 
 
 def test_params_from_fills_missing_keys_from_the_schema():

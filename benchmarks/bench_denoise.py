@@ -21,7 +21,7 @@ import torch
 from model.checkpoint import load_model
 from model.data import load_coarse_mofs, make_batch
 from model.geometry import min_image_frac
-from mof.io import read_table
+from mof.tables import read_table
 
 REPO = Path(__file__).resolve().parents[1]
 

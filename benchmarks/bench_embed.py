@@ -20,8 +20,9 @@ import torch
 
 from model.embed import EmbedConfig, encode, instance_graphs, load_encoder, output_paths, run
 from mof.dataset import DatasetConfig, select_dataset
-from mof.io import read_table, read_yaml, write_table
+from mof.io import read_yaml
 from mof.preprocess import decompose_all, params_from_config, tables
+from mof.tables import read_table, write_table
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from mof.dataset import DatasetConfig, crystal_from_row, select_dataset
-from mof.io import write_cif, write_table
+from mof.io import write_cif
 from mof.relax import RelaxParams, relax_cifs
+from mof.tables import write_table
 from mof.validate import ValidateParams, validate_cifs
 
 

@@ -19,7 +19,8 @@ import torch
 
 from model.data import compute_stats, load_coarse_mofs
 from model.train import TrainConfig, build_diffusion, train, validation_loss
-from mof.io import read_table, read_yaml
+from mof.io import read_yaml
+from mof.tables import read_table
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,6 +11,7 @@ import torch
 
 from model.diffusion import CoarseBatch, Stats, lattice_to_y_raw
 from mof.periodic import lattice_from_parameters, lattice_parameters
+from mof.tables import column_array
 
 
 @dataclass
@@ -44,9 +45,9 @@ def load_coarse_mofs(mofs, embeddings) -> list[CoarseMOF]:
     vec = dict(zip(embeddings["block_id"], embeddings["vector"]))
     out = []
     for r in mofs.itertuples():
-        lat = np.reshape(r.lattice, (3, 3))
+        lat = column_array(r, "lattice")
         rot = canonical_rotation(lat)
-        sig = np.reshape(r.sigmas, (-1, 3, 3))
+        sig = column_array(r, "sigmas")
         sig = np.einsum("xa,kab,yb->kxy", rot, sig, rot)
         missing = [b for b in r.block_ids if b not in vec]
         if missing:
@@ -55,7 +56,7 @@ def load_coarse_mofs(mofs, embeddings) -> list[CoarseMOF]:
             CoarseMOF(
                 id=r.id,
                 split=r.split,
-                mu=np.reshape(r.centres_frac, (-1, 3)),
+                mu=column_array(r, "centres_frac"),
                 sigma=sig,
                 emb=np.stack([np.asarray(vec[b], dtype=np.float32) for b in r.block_ids]),
                 params=lattice_parameters(lat),

@@ -39,6 +39,7 @@ from model.config import EmbedConfig, pick_device
 from model.encoder import EmbeddingModel, supervised_contrastive_loss
 from model.index import NearestBlockIndex, embedding_table, library_blocks, retrieval_accuracy
 from model.plots import plot_curves
+from mof.tables import column_array
 
 __all__ = ["EmbedConfig", "NearestBlockIndex", "file_hash", "pick_device", "retrieval_accuracy"]
 
@@ -121,7 +122,7 @@ def fingerprint_classes(instances: pd.DataFrame) -> pd.Series:
     first = instances.groupby("block_id", sort=True).head(1)
     out = {}
     for r in first.itertuples():
-        bonds = np.reshape(r.bonds, (-1, 2)).tolist()
+        bonds = column_array(r, "bonds").tolist()
         out[r.block_id] = ecfp4_class(atomic_numbers(r.elements), bonds, list(r.cp_atom))
     return pd.Series(out, name="fingerprint")
 
@@ -304,7 +305,7 @@ def run(
     """The embed_building_blocks stage. ``outputs`` maps encoder, embeddings, instances, loss,
     plot and metrics to paths, and ``library`` (with ``blocks_path``, building_blocks.parquet)
     to the decoding library's blocks with training geometries. Returns the metrics."""
-    from mof.io import read_table, write_table
+    from mof.tables import read_table, write_table
 
     t0 = time.perf_counter()
     torch.set_num_threads(max(1, threads))

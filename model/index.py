@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mof.tables import GEOMETRY_COLUMNS, from_cell
+
 
 class NearestBlockIndex:
     """Exact nearest-neighbour search of embedding vectors among library building blocks."""
@@ -56,16 +58,6 @@ def retrieval_accuracy(
 # ----------------------------------------------------------------------------------------------
 # the library: built from training MOFs only
 # ----------------------------------------------------------------------------------------------
-
-# the columns of building_blocks.parquet that describe one instance's geometry
-GEOMETRY_COLUMNS = (
-    "elements",
-    "local_coords",
-    "cp_local",
-    "cp_atom",
-    "cp_partner_element",
-    "bonds",
-)
 
 
 def embedding_table(instances: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
@@ -115,6 +107,6 @@ def library_blocks(building_blocks: pd.DataFrame, instances: pd.DataFrame) -> pd
             lib[c] = rep[c].to_numpy()
     if "radius_of_gyration" in lib.columns and "sigma" in rep.columns:
         lib["radius_of_gyration"] = [
-            float(np.sqrt(np.trace(np.reshape(s, (3, 3))))) for s in rep["sigma"]
+            float(np.sqrt(np.trace(from_cell(s, (3, 3))))) for s in rep["sigma"]
         ]
     return lib.reset_index(drop=True)

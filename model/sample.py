@@ -44,6 +44,7 @@ from model.checkpoint import embeddings_fingerprint, load_model
 from model.config import SampleConfig
 from model.diffusion import CoarseSampler
 from model.index import NearestBlockIndex
+from mof.tables import to_cell
 
 
 def balanced_choice(
@@ -154,11 +155,11 @@ def sample_coarse(
                 {
                     "sample_id": f"{run}-{bi * batch_size + j:05d}",
                     "n_blocks": k,
-                    "lattice": out["lattice"][j].reshape(-1).tolist(),
+                    "lattice": to_cell(out["lattice"][j]),
                     "lattice_params": out["params"][j].tolist(),
-                    "centres_frac": out["mu"][j, :k].reshape(-1).tolist(),
-                    "sigmas": out["sigma"][j, :k].reshape(-1).tolist(),
-                    "embeddings": emb.reshape(-1).tolist(),
+                    "centres_frac": to_cell(out["mu"][j, :k]),
+                    "sigmas": to_cell(out["sigma"][j, :k]),
+                    "embeddings": to_cell(emb),
                     "block_ids": ids,
                     "block_kinds": kinds,
                     "decode_distance": dist.tolist(),
@@ -183,7 +184,7 @@ def run(
     say=print,
 ) -> pd.DataFrame:
     """The sample_coarse stage."""
-    from mof.io import read_table, write_table
+    from mof.tables import read_table, write_table
 
     torch.set_num_threads(max(1, threads))
     t0 = time.perf_counter()

@@ -305,7 +305,7 @@ def _main(args, cfg: TrainConfig, ckpt: Path, world: int, rank: int, local_rank:
 
     if log:
         sys.stderr = log
-    from mof.io import read_table
+    from mof.tables import read_table
 
     mofs_df = read_table(args.mofs)
     emb = read_table(args.embeddings)

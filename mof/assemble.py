@@ -35,11 +35,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from mof.crystal import Crystal
 from mof.elements import symbol
 from mof.fit import FitParams, Placement, assign, choose_orientations, joint_fit
-from mof.io import Crystal
 from mof.library import LibraryBlock, load_library
 from mof.periodic import cart_to_frac, wrap
+from mof.tables import GEOMETRY_COLUMNS, column_array
 
 # sign choices of the principal axes: the four proper ones, then the four improper ones (mirror
 # images: a block's graph identity does not fix its handedness, and centrosymmetric MOFs hold
@@ -295,9 +296,9 @@ def _assemble_row(row: dict) -> tuple[dict, Crystal | None, np.ndarray | None]:
             )
         else:
             res = assemble(
-                np.reshape(row["lattice"], (3, 3)),
-                np.reshape(row["centres_frac"], (-1, 3)),
-                np.reshape(row["sigmas"], (-1, 3, 3)),
+                column_array(row, "lattice"),
+                column_array(row, "centres_frac"),
+                column_array(row, "sigmas"),
                 [_LIB[b] for b in row["block_ids"]],
                 _PARAMS,
                 structure_id=sid,
@@ -390,8 +391,8 @@ def run(
     training MOFs (``instances_path``, block_instances.parquet)."""
     from collections import Counter
 
-    from mof.io import read_table, write_table
     from mof.stage import reason_counts
+    from mof.tables import read_table, write_table
 
     coarse = read_table(coarse_path)
     params = params_from_config(cfg)
@@ -399,18 +400,7 @@ def run(
     if instances_path and params.conformers > 0:
         inst = read_table(
             instances_path,
-            columns=[
-                "mof_id",
-                "block_id",
-                "kind",
-                "split",
-                "elements",
-                "local_coords",
-                "cp_local",
-                "cp_atom",
-                "cp_partner_element",
-                "bonds",
-            ],
+            columns=["mof_id", "block_id", "kind", "split", *GEOMETRY_COLUMNS],
         )
         inst = inst[inst["split"] == "train"]
     lib = load_library(read_table(blocks_path), inst, params.conformers)

@@ -63,9 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.processes < 1:
         ap.error(f"--processes must be at least 1, got {args.processes}")
 
-    from mof.io import cif_paths, write_table
+    from mof.io import cif_paths
     from mof.resume import exit_on_sigterm
     from mof.stage import reason_counts
+    from mof.tables import write_table
 
     try:
         items = [(sid, str(path)) for sid, path in cif_paths(args.cif_dir)]

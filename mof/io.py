@@ -1,5 +1,5 @@
-"""Reading and writing the files the stages exchange: CIFs, the CoRE MOF archive, folders of
-CIFs, the YAML config; the Parquet tables through :mod:`mof.tables` (re-exported here).
+"""Reading and writing CIFs (single files and folders of them) and the YAML config. The Parquet
+tables are read and written by :mod:`mof.tables`, the CoRE MOF archive by :mod:`mof.coremof`.
 
 :class:`~mof.crystal.Crystal` and :class:`~mof.cifcheck.CifError` are re-exported from their
 modules. Engine scratch files (LAMMPS, zeo++), per-structure results (:mod:`mof.resume`), logs
@@ -16,11 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from mof.cifcheck import CifError, check_crystal, checked_lattice
-from mof.coremof import core_mof_archive, core_mof_properties, iter_core_mof_cifs
 from mof.crystal import Crystal
 from mof.elements import element_table
 from mof.periodic import lattice_parameters
-from mof.tables import read_table, write_table
 
 __all__ = [
     "Crystal",
@@ -29,15 +27,10 @@ __all__ = [
     "read_cif",
     "read_cif_text",
     "write_cif",
-    "core_mof_archive",
-    "core_mof_properties",
-    "iter_core_mof_cifs",
     "iter_cif_folder",
     "cif_paths",
     "cif_files",
     "is_cif_name",
-    "read_table",
-    "write_table",
     "read_yaml",
 ]
 

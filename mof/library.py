@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mof.tables import column_array
+
 
 @dataclass
 class LibraryBlock:
@@ -32,10 +34,10 @@ def block_from_row(r) -> LibraryBlock:
         block_id=r.block_id,
         kind=r.kind,
         z=atomic_numbers(list(r.elements)),
-        local=np.reshape(r.local_coords, (-1, 3)),
-        cp_local=np.reshape(r.cp_local, (-1, 3)),
+        local=column_array(r, "local_coords"),
+        cp_local=column_array(r, "cp_local"),
         cp_atom=np.asarray(r.cp_atom, dtype=np.int64),
-        bonds=np.reshape(np.asarray(r.bonds, dtype=np.int64), (-1, 2)),
+        bonds=column_array(r, "bonds"),
         cp_partner_z=_partner_numbers(getattr(r, "cp_partner_element", None)),
     )
 

@@ -345,7 +345,7 @@ def run(
     from mof.stage import config_defaults
 
     min_pld = {**config_defaults("validate"), **(validate_cfg or {})}["min_pld"]
-    from mof.io import read_table
+    from mof.tables import read_table
 
     res = build_report(
         read_table(inputs["coarse"]),

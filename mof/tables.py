@@ -24,6 +24,7 @@ __all__ = [
     "BUILDING_BLOCKS",
     "CELL_SHAPES",
     "EXCLUDED",
+    "GEOMETRY_COLUMNS",
     "MOFS",
     "REJECTS",
     "STRUCTURES",
@@ -124,6 +125,17 @@ BUILDING_BLOCKS = [
 ]
 # results/preprocess/rejects.parquet
 REJECTS = ["id", "split", "reason", "detail"]
+
+# the columns of block_instances.parquet / building_blocks.parquet that hold one instance's
+# geometry (what assembly's library and the embedding library read)
+GEOMETRY_COLUMNS = (
+    "elements",
+    "local_coords",
+    "cp_local",
+    "cp_atom",
+    "cp_partner_element",
+    "bonds",
+)
 
 # ----------------------------------------------------------------------------------------------
 # Array cells

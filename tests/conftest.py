@@ -40,7 +40,8 @@ def real_crystals():
 @pytest.fixture(scope="session")
 def core_mof_sample():
     """40 random non-disordered CoRE MOF 2019-ASR structures with at most 300 atoms."""
-    from mof.io import core_mof_properties, iter_core_mof_cifs, parse_cif
+    from mof.coremof import core_mof_properties, iter_core_mof_cifs
+    from mof.io import parse_cif
 
     props = core_mof_properties("2019-ASR")
     ok = props.index[~props["DISORDER"].astype(str).str.upper().eq("DISORDER")]

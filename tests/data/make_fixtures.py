@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mof.io import Crystal, core_mof_properties, iter_core_mof_cifs, read_cif, write_cif
+from mof.coremof import core_mof_properties, iter_core_mof_cifs
+from mof.crystal import Crystal
+from mof.io import read_cif, write_cif
 from mof.periodic import minimum_image
 
 HERE = Path(__file__).parent

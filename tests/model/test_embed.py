@@ -129,7 +129,7 @@ def test_resume_after_interruption_gives_the_same_model(fixture_instances, tmp_p
 
 def test_stage_outputs(tmp_path, fixture_instances, torch_threads):
     from model.embed import run
-    from mof.io import write_table
+    from mof.tables import write_table
 
     inst = fixture_instances.drop(columns=["fingerprint"]).copy()
     inst.loc[inst["mof_id"] == "VEHJUP_clean", "split"] = "test"
@@ -151,7 +151,7 @@ def test_stage_outputs(tmp_path, fixture_instances, torch_threads):
 def test_library_is_built_from_training_instances_only(tmp_path, fixture_tables, torch_threads):
     """Held-out instances shape neither the library's vectors nor its geometries."""
     from model.embed import run
-    from mof.io import write_table
+    from mof.tables import write_table
 
     inst, bb = fixture_tables[2].copy(), fixture_tables[3]
     # a block in several MOFs whose representative (first instance) comes from a held-out MOF

@@ -129,7 +129,7 @@ def _run_training(tmp_path: Path, tables, nproc: int, cfg: dict, tag: str):
 
 @pytest.fixture(scope="module")
 def table_files(tmp_path_factory, fixture_tables, random_embeddings):
-    from mof.io import write_table
+    from mof.tables import write_table
 
     d = tmp_path_factory.mktemp("tables")
     write_table(fixture_tables[1], d / "mofs.parquet")

@@ -77,7 +77,7 @@ def test_unknown_source_is_a_clear_error():
 
 
 def test_core_mof_ids_and_properties():
-    from mof.io import core_mof_properties
+    from mof.coremof import core_mof_properties
 
     props = core_mof_properties("2019-ASR")
     assert len(props) == 12020

@@ -5,8 +5,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from mof.crystal import Crystal
 from mof.decompose import DecomposeParams, Rejection, decompose
-from mof.io import Crystal, read_cif
+from mof.io import read_cif
 from mof.periodic import minimum_image, wrap
 
 

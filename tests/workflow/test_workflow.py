@@ -68,7 +68,7 @@ def test_relax_and_validate_rerun_alone_on_real_structures(tmp_path):
     relaxes and validates them and rebuilds the report, and nothing upstream."""
     import shutil
 
-    from mof.io import write_table
+    from mof.tables import write_table
     from tests.conftest import CIFS
 
     cfg = write_test_config(tmp_path)

@@ -294,22 +294,17 @@ def output_paths(folder: str | Path) -> dict[str, str]:
     return {k: str(Path(folder) / v) for k, v in STAGE_OUTPUTS.items()}
 
 
-def run(
-    instances_path: str,
-    outputs: dict,
-    cfg_dict: dict,
-    threads: int = 1,
-    say=print,
-    blocks_path: str | None = None,
-) -> dict:
-    """The embed_building_blocks stage. ``outputs`` maps encoder, embeddings, instances, loss,
-    plot and metrics to paths, and ``library`` (with ``blocks_path``, building_blocks.parquet)
-    to the decoding library's blocks with training geometries. Returns the metrics."""
+def run(inputs: dict, outputs: dict, cfg: dict, *, threads: int = 1, say=print) -> dict:
+    """The embed_building_blocks stage. ``inputs``: ``instances`` (block_instances.parquet) and,
+    optionally, ``blocks`` (building_blocks.parquet); ``outputs`` maps encoder, embeddings,
+    instances, loss, plot and metrics to paths, and ``library`` (with ``inputs["blocks"]``) to
+    the decoding library's blocks with training geometries. Returns the metrics."""
     from mof.tables import read_table, write_table
 
     t0 = time.perf_counter()
     torch.set_num_threads(max(1, threads))
-    cfg = EmbedConfig.from_dict(cfg_dict)
+    instances_path = inputs["instances"]
+    cfg = EmbedConfig.from_dict(cfg)
     inst = read_table(instances_path)
     if inst.empty:
         raise ValueError(f"{instances_path} has no building blocks: nothing to embed")
@@ -367,8 +362,8 @@ def run(
     )
     write_table(table, outputs["embeddings"])
     write_table(inst_emb, outputs["instances"])
-    if blocks_path is not None and "library" in outputs:
-        write_table(library_blocks(read_table(blocks_path), inst), outputs["library"])
+    if inputs.get("blocks") and outputs.get("library"):
+        write_table(library_blocks(read_table(inputs["blocks"]), inst), outputs["library"])
     history.to_csv(outputs["loss"], index=False)
     plot_curves(
         history, ["loss", "contrastive", "aux"], outputs["plot"], "building-block embedding"

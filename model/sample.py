@@ -174,25 +174,25 @@ def sample_coarse(
 
 
 def run(
-    model_path: str,
-    embeddings_path: str,
-    blocks_path: str,
-    output: str,
+    inputs: dict,
+    outputs: dict,
     cfg: dict,
-    run_name: str,
+    *,
     threads: int = 1,
     say=print,
+    run_name: str = "default",
 ) -> pd.DataFrame:
-    """The sample_coarse stage."""
+    """The sample_coarse stage. ``inputs``: ``model`` (denoiser.pt), ``embeddings`` and
+    ``blocks`` (the decoding library); ``outputs["coarse"]``: coarse.parquet."""
     from mof.tables import read_table, write_table
 
     torch.set_num_threads(max(1, threads))
     t0 = time.perf_counter()
     sc = SampleConfig.from_dict(cfg)
     df = sample_coarse(
-        model_path,
-        read_table(embeddings_path),
-        read_table(blocks_path),
+        inputs["model"],
+        read_table(inputs["embeddings"]),
+        read_table(inputs["blocks"]),
         n=sc.n,
         batch_size=sc.batch_size,
         seed=sc.seed,
@@ -201,7 +201,7 @@ def run(
         device=sc.device,
         decode_top_k=sc.decode_top_k,
     )
-    write_table(df, output)
+    write_table(df, outputs["coarse"])
     say(
         f"[sample_coarse] {run_name}: {len(df)} coarse MOFs sampled ({sc.steps} steps) in "
         f"{time.perf_counter() - t0:.0f} s; K median {int(np.median(df['n_blocks']))}; "

@@ -3,7 +3,7 @@
 Sub-modules:
     crystal     the in-memory structure (Crystal) and the Hill formula
     cifcheck    CifError and the checks a CIF's cell and coordinates must pass
-    io          CIF reading/writing, folders of CIFs, YAML (re-exports Crystal, CifError, tables)
+    io          CIF reading/writing, folders of CIFs, YAML (re-exports Crystal, CifError)
     coremof     the CoRE MOF archive and property CSV shipped by the core-mof wheel
     tables      Parquet tables: reading, writing, column lists, flattened array cells
     periodic    small pure functions for periodic geometry (wrap, minimum image, frac<->cart)
@@ -14,7 +14,7 @@ Sub-modules:
     identity    RDKit graph identities of building blocks
     dataset     selection of the structure set (CoRE MOF or a folder of CIFs)
     preprocess  the preprocess stage: decomposition of every structure, the four tables
-    assemble    atoms back from coarse samples (its geometric fit in fit)
+    assemble    atoms back from coarse samples (its geometric fit in fit, its blocks in library)
     screen      the checks relax and validate make before spending time on a structure
     child       run a function in a child process with a time limit (LAMMPS, zeo++)
     relax       UFF relaxation with LAMMPS (a package: see mof/relax/__init__.py)
@@ -22,6 +22,7 @@ Sub-modules:
     validate    MOFChecker checks and porosity of relaxed structures
     report      tables and figures of a run
     resume      interrupted runs: kept per-structure results, stale temporary folders, PID lock
-    stage, configcheck, cli, logs, parallel   stage helpers, config checks, the command line,
+    stage, configcheck, cli, logs, parallel   stage helpers and the run() convention, config
+                checks, the command line,
                 logging and the worker pool
 """

@@ -377,35 +377,28 @@ def assemble_table(
     return pd.DataFrame(table)
 
 
-def run(
-    coarse_path: str,
-    blocks_path: str,
-    table_path: str,
-    cif_dir: str,
-    cfg: dict,
-    processes: int = 1,
-    say=print,
-    instances_path: str | None = None,
-) -> None:
-    """The assemble_mofs stage. Other conformers of each block come from the block instances of
-    training MOFs (``instances_path``, block_instances.parquet)."""
+def run(inputs: dict, outputs: dict, cfg: dict, *, threads: int = 1, say=print) -> None:
+    """The assemble_mofs stage (the order of arguments every stage's ``run`` has: see
+    :mod:`mof.stage`). ``inputs``: ``coarse`` (coarse.parquet), ``blocks`` (the library's
+    building blocks) and, optionally, ``instances`` (block_instances.parquet: other conformers
+    of each block, from training MOFs); ``outputs``: ``table`` and ``cifs`` (folder)."""
     from collections import Counter
 
     from mof.stage import reason_counts
     from mof.tables import read_table, write_table
 
-    coarse = read_table(coarse_path)
+    coarse = read_table(inputs["coarse"])
     params = params_from_config(cfg)
     inst = None
-    if instances_path and params.conformers > 0:
+    if inputs.get("instances") and params.conformers > 0:
         inst = read_table(
-            instances_path,
+            inputs["instances"],
             columns=["mof_id", "block_id", "kind", "split", *GEOMETRY_COLUMNS],
         )
         inst = inst[inst["split"] == "train"]
-    lib = load_library(read_table(blocks_path), inst, params.conformers)
-    table = assemble_table(coarse, lib, params, cif_dir, processes)
-    write_table(table, table_path)
+    lib = load_library(read_table(inputs["blocks"]), inst, params.conformers)
+    table = assemble_table(coarse, lib, params, outputs["cifs"], threads)
+    write_table(table, outputs["table"])
     status = Counter(table["status"])
     failed = table.loc[table["status"] != "assembled", "reason"]
     reasons = reason_counts(failed, most=None)

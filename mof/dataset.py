@@ -259,14 +259,15 @@ def crystal_from_row(row) -> Crystal:
     )
 
 
-def run(cfg: dict, output: str, say=print, excluded: str | None = None) -> pd.DataFrame:
-    """The select_dataset stage: config dict in, structures table written to ``output`` (and
-    the excluded table to ``excluded`` when given)."""
+def run(inputs: dict, outputs: dict, cfg: dict, *, threads: int = 1, say=print) -> pd.DataFrame:
+    """The select_dataset stage (no ``inputs``; the order of arguments every stage's ``run`` has:
+    see :mod:`mof.stage`): the structures table to ``outputs["table"]`` and, when named, the
+    excluded structures to ``outputs["excluded"]``."""
     from mof.tables import write_table
 
     df, summary, dropped = select_dataset(DatasetConfig.from_dict(cfg), return_excluded=True)
-    write_table(df, output)
-    if excluded is not None:
-        write_table(dropped, excluded)
+    write_table(df, outputs["table"])
+    if outputs.get("excluded"):
+        write_table(dropped, outputs["excluded"])
     say(summary)
     return df

@@ -257,15 +257,13 @@ def params_from_config(cfg: dict) -> DecomposeParams:
     return replace(decompose, bonds=params_from(BondParams, cfg, "preprocess"))
 
 
-def run(structures_path: str, outputs: dict, cfg: dict, processes: int = 1, say=print) -> None:
-    """The preprocess stage: structures table in, the four tables out.
-
-    ``outputs`` maps ``mofs``, ``instances``, ``blocks``, ``rejects`` to paths.
-    """
+def run(inputs: dict, outputs: dict, cfg: dict, *, threads: int = 1, say=print) -> None:
+    """The preprocess stage: ``inputs["table"]`` (the structures table) in, the four tables out
+    (``outputs``: ``mofs``, ``instances``, ``blocks``, ``rejects``)."""
     from mof.tables import read_table, write_table
 
-    structures = read_table(structures_path)
-    decs, rejects = decompose_all(structures, params_from_config(cfg), processes=processes)
+    structures = read_table(inputs["table"])
+    decs, rejects = decompose_all(structures, params_from_config(cfg), processes=threads)
     mofs, inst, bb = tables(decs, structures)
     write_table(mofs, outputs["mofs"])
     write_table(inst, outputs["instances"])

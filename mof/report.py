@@ -338,13 +338,23 @@ area, void fraction, density; training values from the CoRE MOF CSV).
 
 
 def run(
-    inputs: dict, out_dir: str, run_name: str, validate_cfg: dict | None = None, say=print
+    inputs: dict,
+    outputs: dict,
+    cfg: dict,
+    *,
+    threads: int = 1,
+    say=print,
+    run_name: str = "default",
 ) -> None:
     """The report stage. ``inputs``: coarse, assembled, relaxed, cifs (relaxed CIFs), validation,
-    structures, mofs; ``validate_cfg``: the ``validate`` config section (its ``min_pld``)."""
+    structures, mofs; ``outputs``: ``tables`` (tables.md; the other files are written beside
+    it); ``cfg``: the ``validate`` config section (its ``min_pld`` is the PLD criterion)."""
+    from pathlib import Path
+
     from mof.stage import config_defaults
 
-    min_pld = {**config_defaults("validate"), **(validate_cfg or {})}["min_pld"]
+    out_dir = str(Path(outputs["tables"]).parent)
+    min_pld = {**config_defaults("validate"), **(cfg or {})}["min_pld"]
     from mof.tables import read_table
 
     res = build_report(

@@ -1,6 +1,13 @@
 """Small helpers the stage entry points (``run`` functions) share: parameters from a config
 section, the structures of a previous stage's table, and the one-line count of failure reasons.
 
+The calling convention. Every stage but training (which runs under torchrun, ``model.train``)
+has ``run(inputs, outputs, cfg, *, threads=1, say=print)``: ``inputs`` and ``outputs`` map the
+names of its rule's inputs and outputs (``rules/*.smk``) to paths, ``cfg`` is its config
+section, ``threads`` the cores it may use, ``say`` where its one-line summary goes; stages of a
+sampling run also take ``run_name``. The one rule script, ``workflow/scripts/run_stage.py``,
+calls them all this way.
+
 Defaults. The JSON schema (``workflow/schemas/config.schema.yaml``) is the one source of the
 config's defaults: :func:`params_from` fills a key the section leaves out from the schema, and the
 dataclasses' own defaults are tested to equal the schema's (tests/mof/test_stage.py).

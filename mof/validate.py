@@ -197,24 +197,19 @@ def validate_cifs(
 
 
 def run(
-    table_path: str,
-    cif_dir: str,
-    output: str,
-    cfg: dict,
-    processes: int = 1,
-    say=print,
-    status: str = "relaxed",
+    inputs: dict, outputs: dict, cfg: dict, *, threads: int = 1, say=print, status: str = "relaxed"
 ) -> pd.DataFrame:
-    """The validate_mofs stage: the CIF of every structure of ``table_path`` (the relaxation's
-    table) whose ``status`` is ``status`` is checked."""
+    """The validate_mofs stage: the CIF of every structure of ``inputs["table"]`` (the
+    relaxation's table; CIFs in ``inputs["cifs"]``) whose ``status`` is ``status`` is checked;
+    ``outputs["table"]``: validation.parquet."""
     from mof.stage import params_from, reason_counts, structures_with_status
     from mof.tables import read_table, write_table
 
-    table = read_table(table_path)
-    items = structures_with_status(table, cif_dir, status)
+    table = read_table(inputs["table"])
+    items = structures_with_status(table, inputs["cifs"], status)
     params = params_from(ValidateParams, cfg, "validate")
-    df = validate_cifs(items, params, processes)
-    write_table(df, output)
+    df = validate_cifs(items, params, threads)
+    write_table(df, outputs["table"])
     top = reason_counts(df["reason"])
     say(
         f"[validate_mofs] {len(table)} structures, {len(items)} {status} in -> "

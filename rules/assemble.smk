@@ -11,10 +11,11 @@ rule assemble_mofs:
         table="results/assemble/{run}/assembled.parquet",
         cifs=directory("results/assemble/{run}/cif"),
     params:
+        stage="mof.assemble",
         cfg=config["assemble"],
     log:
         "logs/assemble/{run}/assemble_mofs.log",
     conda:
         "../envs/mofgen.yaml"
     script:
-        "../workflow/scripts/assemble_mofs.py"
+        "../workflow/scripts/run_stage.py"

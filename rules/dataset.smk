@@ -6,10 +6,11 @@ rule select_dataset:
         table="results/dataset/structures.parquet",
         excluded="results/dataset/excluded.parquet",
     params:
+        stage="mof.dataset",
         cfg=config["dataset"],
     log:
         "logs/dataset/select_dataset.log",
     conda:
         "../envs/mofgen.yaml"
     script:
-        "../workflow/scripts/select_dataset.py"
+        "../workflow/scripts/run_stage.py"

@@ -20,6 +20,7 @@ rule embed_building_blocks:
         # the decoding library's blocks with the geometry of a training instance
         library="results/embed/library_blocks.parquet",
     params:
+        stage="model.embed",
         cfg=config["embed"],
     log:
         "logs/embed/embed_building_blocks.log",
@@ -28,4 +29,4 @@ rule embed_building_blocks:
     conda:
         "../envs/mofgen.yaml"
     script:
-        "../workflow/scripts/embed_building_blocks.py"
+        "../workflow/scripts/run_stage.py"

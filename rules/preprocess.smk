@@ -10,10 +10,11 @@ rule preprocess:
         blocks="results/preprocess/building_blocks.parquet",
         rejects="results/preprocess/rejects.parquet",
     params:
+        stage="mof.preprocess",
         cfg=config["preprocess"],
     log:
         "logs/preprocess/preprocess.log",
     conda:
         "../envs/mofgen.yaml"
     script:
-        "../workflow/scripts/preprocess.py"
+        "../workflow/scripts/run_stage.py"

@@ -9,10 +9,11 @@ rule relax_uff:
         table="results/relax/{run}/relaxed.parquet",
         cifs=directory("results/relax/{run}/cif"),
     params:
+        stage="mof.relax",
         cfg=config["relax"],
     log:
         "logs/relax/{run}/relax_uff.log",
     conda:
         "../envs/mofgen.yaml"
     script:
-        "../workflow/scripts/relax_uff.py"
+        "../workflow/scripts/run_stage.py"

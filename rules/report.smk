@@ -33,11 +33,12 @@ rule report:
             labels={"run": "{run}", "figure": "property histograms"},
         ),
     params:
+        stage="mof.report",
         # min_pld, named in the tables; changing it reruns validate_mofs and this rule
-        validate=config["validate"],
+        cfg=config["validate"],
     log:
         "logs/report/{run}/report.log",
     conda:
         "../envs/mofgen.yaml"
     script:
-        "../workflow/scripts/report.py"
+        "../workflow/scripts/run_stage.py"

@@ -9,6 +9,7 @@ rule sample_coarse:
     output:
         coarse="results/sample/{run}/coarse.parquet",
     params:
+        stage="model.sample",
         cfg=config["sample"],
     log:
         "logs/sample/{run}/sample_coarse.log",
@@ -17,4 +18,4 @@ rule sample_coarse:
     conda:
         "../envs/mofgen.yaml"
     script:
-        "../workflow/scripts/sample_coarse.py"
+        "../workflow/scripts/run_stage.py"

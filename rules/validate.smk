@@ -8,10 +8,11 @@ rule validate_mofs:
     output:
         table="results/validate/{run}/validation.parquet",
     params:
+        stage="mof.validate",
         cfg=config["validate"],
     log:
         "logs/validate/{run}/validate_mofs.log",
     conda:
         "../envs/mofgen.yaml"
     script:
-        "../workflow/scripts/validate_mofs.py"
+        "../workflow/scripts/run_stage.py"

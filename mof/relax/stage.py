@@ -67,27 +67,21 @@ def relax_cifs(
     return df
 
 
-def run(
-    assembled_path: str,
-    cif_dir: str,
-    output: str,
-    out_cif_dir: str,
-    cfg: dict,
-    processes: int = 1,
-    say=print,
-) -> pd.DataFrame:
+def run(inputs: dict, outputs: dict, cfg: dict, *, threads: int = 1, say=print) -> pd.DataFrame:
     """The relax_uff stage: every ``assembled`` and ``bonded`` structure (the assembly's hand-off,
-    bonds in its CIF) is relaxed; one row each."""
+    bonds in its CIF) is relaxed; one row each. ``inputs``: ``table`` (assembled.parquet) and
+    ``cifs`` (folder); ``outputs``: ``table`` (relaxed.parquet) and ``cifs`` (folder)."""
     from mof.stage import params_from, reason_counts, structures_with_status
     from mof.tables import read_table, write_table
 
     resume.exit_on_sigterm()
-    items = structures_with_status(read_table(assembled_path), cif_dir, ("assembled", "bonded"))
+    table = read_table(inputs["table"])
+    items = structures_with_status(table, inputs["cifs"], ("assembled", "bonded"))
     params = params_from(RelaxParams, cfg, "relax")
-    workers = max(1, processes // max(1, params.omp_threads))
-    keep = Path(out_cif_dir).parent / "resume"
-    df = relax_cifs(items, out_cif_dir, params, workers, resume_dir=keep)
-    write_table(df, output)
+    workers = max(1, threads // max(1, params.omp_threads))
+    keep = Path(outputs["cifs"]).parent / "resume"
+    df = relax_cifs(items, outputs["cifs"], params, workers, resume_dir=keep)
+    write_table(df, outputs["table"])
     n_ok = int((df["status"] == "relaxed").sum()) if len(df) else 0
     top = reason_counts(df["reason"])
     timing = f"median {df['seconds'].median():.1f} s each; " if len(df) else ""

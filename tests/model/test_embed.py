@@ -135,7 +135,8 @@ def test_stage_outputs(tmp_path, fixture_instances, torch_threads):
     inst.loc[inst["mof_id"] == "VEHJUP_clean", "split"] = "test"
     write_table(inst, tmp_path / "inst.parquet")
     out = output_paths(tmp_path)
-    metrics = run(str(tmp_path / "inst.parquet"), out, {**FAST, "steps": 30}, say=lambda m: None)
+    inputs = {"instances": str(tmp_path / "inst.parquet")}
+    metrics = run(inputs, out, {**FAST, "steps": 30}, say=lambda m: None)
     emb = pd.read_parquet(out["embeddings"])
     assert set(emb["block_id"]) == set(inst["block_id"])
     assert emb["vector"].apply(len).eq(32).all()
@@ -161,13 +162,11 @@ def test_library_is_built_from_training_instances_only(tmp_path, fixture_tables,
     write_table(inst, tmp_path / "inst.parquet")
     write_table(bb, tmp_path / "blocks.parquet")
     out = output_paths(tmp_path)
-    run(
-        str(tmp_path / "inst.parquet"),
-        out,
-        {**FAST, "steps": 30},
-        say=lambda m: None,
-        blocks_path=str(tmp_path / "blocks.parquet"),
-    )
+    inputs = {
+        "instances": str(tmp_path / "inst.parquet"),
+        "blocks": str(tmp_path / "blocks.parquet"),
+    }
+    run(inputs, out, {**FAST, "steps": 30}, say=lambda m: None)
     emb = pd.read_parquet(out["embeddings"]).set_index("block_id")
     per_inst = pd.read_parquet(out["instances"]).merge(
         inst[["mof_id", "block_index", "split"]], on=["mof_id", "block_index"]

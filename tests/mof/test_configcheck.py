@@ -29,7 +29,8 @@ def test_a_runtime_config_error_in_a_stage_is_one_line(tmp_path, capsys):
 
     log = tmp_path / "log.txt"
     with pytest.raises(SystemExit) as exc, stage_log(log):
-        run({"source": "folder", "folder": str(tmp_path / "missing")}, str(tmp_path / "s.pq"))
+        cfg = {"source": "folder", "folder": str(tmp_path / "missing")}
+        run({}, {"table": str(tmp_path / "s.pq")}, cfg)
     assert exc.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not exist" in err[0] and "Traceback" not in log.read_text()

@@ -130,9 +130,22 @@ def test_report_names_the_configured_pld_threshold(tmp_path, fixture_tables, cif
     assert "at least 3.5 A" in text and "2.4 A" not in text
 
 
-def test_report_rule_passes_the_validate_config():
+def test_report_stage_takes_the_pld_threshold_from_its_config(tmp_path, fixture_tables, cif_dir):
+    """The report rule's cfg is the validate section (so a change of min_pld reruns it) and its
+    stage entry point applies that section's min_pld."""
+    from mof.report import run
+    from mof.tables import write_table
     from tests.conftest import REPO
 
     rule = (REPO / "rules" / "report.smk").read_text()
-    script = (REPO / "workflow" / "scripts" / "report.py").read_text()
-    assert 'config["validate"]' in rule and "snakemake.params.validate" in script
+    assert 'cfg=config["validate"]' in rule
+    names = ["coarse", "assembled", "relaxed", "validation", "structures", "mofs"]
+    *tables, cdir = _report_inputs(tmp_path, fixture_tables, cif_dir)
+    inputs = {"cifs": str(cdir)}
+    for name, df in zip(names, tables):
+        inputs[name] = str(tmp_path / f"{name}.parquet")
+        write_table(df, inputs[name])
+    out = {"tables": str(tmp_path / "rep" / "tables.md")}
+    run(inputs, out, {"min_pld": 3.5}, say=lambda m: None, run_name="t")
+    checks = pd.read_csv(tmp_path / "rep" / "checks.csv")
+    assert "pld>=3.5" in set(checks["check"]) and "pld>=2.4" not in set(checks["check"])

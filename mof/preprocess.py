@@ -70,19 +70,9 @@ from mof.dataset import crystal_from_row
 from mof.decompose import DecomposeParams, Decomposition, Rejection, formula_of
 from mof.elements import symbol
 from mof.parallel import progress_map
-from mof.tables import from_cell, to_cell
+from mof.tables import PROPERTIES, from_cell, to_cell
 
-CARRIED_PROPERTIES = [
-    "lcd",
-    "pld",
-    "lfpd",
-    "density",
-    "asa_m2_g",
-    "asa_m2_cm3",
-    "void_fraction",
-    "metals",
-    "has_oms",
-]
+CARRIED_PROPERTIES = PROPERTIES  # carried over from the structures table
 
 _PARAMS: DecomposeParams | None = None
 

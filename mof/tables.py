@@ -26,6 +26,7 @@ __all__ = [
     "EXCLUDED",
     "GEOMETRY_COLUMNS",
     "MOFS",
+    "PROPERTIES",
     "REJECTS",
     "STRUCTURES",
     "column_array",
@@ -38,6 +39,19 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------
 # Column lists (in the order the tables are written)
 # ----------------------------------------------------------------------------------------------
+
+# the source's properties (CoRE MOF's CSV), carried from the structures table to mofs.parquet
+PROPERTIES = [
+    "lcd",
+    "pld",
+    "lfpd",
+    "density",
+    "asa_m2_g",
+    "asa_m2_cm3",
+    "void_fraction",
+    "metals",
+    "has_oms",
+]
 
 # results/dataset/structures.parquet (the property columns come last, see mof.dataset)
 STRUCTURES = [
@@ -53,15 +67,7 @@ STRUCTURES = [
     "species",
     "frac_coords",
     "occupancy",
-    "lcd",
-    "pld",
-    "lfpd",
-    "density",
-    "asa_m2_g",
-    "asa_m2_cm3",
-    "void_fraction",
-    "metals",
-    "has_oms",
+    *PROPERTIES,
 ]
 # results/dataset/excluded.parquet
 EXCLUDED = ["id", "reason", "detail"]

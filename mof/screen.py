@@ -24,8 +24,13 @@ from mof.cifcheck import CifError
 from mof.crystal import Crystal
 from mof.io import read_cif
 
-SCREEN_REASONS = ("bad_cif", "multiple_data_blocks", "too_many_atoms", "disorder")
-SCREEN_REASONS += ("overlapping_atoms",)
+SCREEN_REASONS = (
+    "bad_cif",
+    "multiple_data_blocks",
+    "too_many_atoms",
+    "disorder",
+    "overlapping_atoms",
+)
 
 
 def closest_contact(frac: np.ndarray, lattice: np.ndarray) -> float:

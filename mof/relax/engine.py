@@ -155,11 +155,13 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
     }
 
 
-def type_and_minimise(cif: str, workdir: str, params: dict) -> dict:
+def type_and_minimise(cif: str, workdir: str, params: dict, framework_only: bool = False) -> dict:
     """The child process's work: type ``cif``, minimise it in ``workdir``; a JSON-able result.
 
-    ``params`` is :class:`RelaxParams` as a dict. A typing or LAMMPS failure is a result with
-    ``reason`` and ``error``; the parent reads ``workdir/stage`` when the process dies instead.
+    ``params`` is :class:`RelaxParams` as a dict; ``framework_only``: every atom is framework
+    (the CIF lists its bonds), so an isolated molecule fails typing. A typing or LAMMPS failure
+    is a result with ``reason`` and ``error``; the parent reads ``workdir/stage`` when the
+    process dies instead.
     """
     p = RelaxParams(**params)
     folder = Path(workdir)
@@ -168,7 +170,7 @@ def type_and_minimise(cif: str, workdir: str, params: dict) -> dict:
     stage.write_text("typing")
     with open(folder / "typing.log", "w") as log:
         try:
-            typed = type_structure(cif, p.force_field, p.cutoff, log)
+            typed = type_structure(cif, p.force_field, p.cutoff, log, not framework_only)
         except TypingError as e:
             return {"reason": "typing_failed", "error": str(e)}
     result.update(

@@ -58,7 +58,12 @@ def relax_structure(
             env = {"OMP_NUM_THREADS": str(max(1, p.omp_threads))}
             outcome = run_in_child(
                 "mof.relax.engine:type_and_minimise",
-                [str(clean), str(tmp), asdict(p)],
+                [
+                    str(clean),
+                    str(tmp),
+                    asdict(p),
+                    crystal.bonds is not None and len(crystal.bonds) > 0,
+                ],
                 timeout=p.timeout,
                 env=env,
                 workdir=tmp,

@@ -20,11 +20,12 @@ One structure, start to finish:
    then up to ``cycles`` rounds of a short cell relaxation (``box_iterations`` of ``fix
    box/relax`` at zero pressure with ``vmax`` and ``nreset``; ``box_relax`` couples the cell
    components: ``aniso`` lengths only, ``tri`` lengths and angles, ``iso``) each followed by a
-   fixed-cell minimisation, until the final max force component (LAMMPS ``fmax``) is at most
-   ``force_tolerance`` kcal/mol/A and ``|pressure|`` at most ``max_pressure`` atm, or a round
-   makes no progress. (One long box/relax minimisation stops with "linesearch alpha is zero" a
-   few iterations in, the cell overshooting while the atoms are unrelaxed.) The OPENMP package
-   runs it on ``omp_threads`` threads.
+   fixed-cell minimisation, while each halves the pressure; then isotropic secant volume steps
+   (each followed by a fixed-cell minimisation) until the final max force component (LAMMPS
+   ``fmax``) is at most ``force_tolerance`` kcal/mol/A and ``|pressure|`` at most
+   ``max_pressure`` atm (:func:`mof.relax.engine._cell_cycles`). (One long box/relax
+   minimisation stops with "linesearch alpha is zero" a few iterations in: the cell reaches zero
+   pressure with the atoms unrelaxed.) The OPENMP package runs it on ``omp_threads`` threads.
 4. **Back to the unit cell** (this process, :mod:`mof.relax.supercell`): every supercell atom
    is matched to its unit-cell atom by its initial fractional position; the relaxed unit cell is
    the relaxed supercell divided by the replication, and each atom's relaxed position is the

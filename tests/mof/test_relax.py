@@ -271,10 +271,10 @@ def test_a_structure_lammps_would_reject_relaxes_once_its_degenerate_terms_are_d
 ):
     df, out, _ = relaxed_batch
     row = df.loc["DIBXOD"]
-    # LAMMPS runs it to the end; its strained Zn rings keep the pressure around -2000 atm after
-    # the cell rounds, which is said (not_converged), not hidden
-    assert row["status"] in ("relaxed", "not_converged"), row["error"]
-    assert row["bonds_changed"] == 0 and row["stop_reason"]
+    # its strained Zn rings make it stiff: box/relax rounds alone leave it at about -2000 atm;
+    # the secant volume steps bring it within bounds
+    assert row["status"] == "relaxed", row["error"]
+    assert row["bonds_changed"] == 0 and abs(row["pressure"]) <= 100
     assert "dihedrals" in row["notes"]
     assert row["energy_final"] < row["energy_initial"]
     assert read_cif(out / "DIBXOD.cif").n_atoms == read_cif(RELAX_DATA / "DIBXOD_clean.cif").n_atoms

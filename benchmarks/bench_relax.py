@@ -75,6 +75,12 @@ def main() -> None:
         f"validation {wall_val:.0f} s in all"
     )
     print(f"relaxation: {_secs(relaxed['seconds'])} per structure (one core each)")
+    typing = relaxed["seconds_typing"].dropna().astype(float)
+    if len(typing):
+        print(
+            f"  of which typing (lammps-interface): {_secs(typing)}; "
+            f"{100 * typing.sum() / relaxed['seconds'].sum():.0f}% of all relaxation time"
+        )
     print(f"validation: {_secs(after['seconds'])} per relaxed structure")
     print(
         f"relaxation: {wall_relax / max(1, n):.1f} s per structure (wall, {args.processes} cores)"

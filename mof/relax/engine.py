@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -196,12 +197,14 @@ def type_and_minimise(cif: str, workdir: str, params: dict, framework_only: bool
     result: dict = {}
     stage = folder / "stage"  # tells the parent where a crash or a time-out happened
     stage.write_text("typing")
+    t0 = time.perf_counter()
     with open(folder / "typing.log", "w") as log:
         try:
             typed = type_structure(cif, p.force_field, p.cutoff, log, not framework_only)
         except TypingError as e:
             return {"reason": "typing_failed", "error": str(e)}
     result.update(
+        seconds_typing=time.perf_counter() - t0,
         force_field=typed["force_field"],
         fallback=typed["fallback"],
         reps=typed["reps"],

@@ -31,6 +31,7 @@ COLUMNS = [
     "min_distance",
     "notes",
     "seconds",
+    "seconds_typing",
     "cif",
 ]
 

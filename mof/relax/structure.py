@@ -116,6 +116,7 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
         )
     row["notes"] = "; ".join(notes)
     row["force_field"] = res.get("force_field")
+    row["seconds_typing"] = res.get("seconds_typing")
     if "reps" in res:
         row["supercell"] = "x".join(str(r) for r in res["reps"])
     if "reason" in res:

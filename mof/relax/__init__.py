@@ -8,8 +8,11 @@ One structure, start to finish:
    with the screen's reason code and never reaches LAMMPS.
 2. **Typing** (child process, :mod:`mof.relax.interface`): ``lammps-interface`` assigns
    UFF4MOF atom types (plain UFF when UFF4MOF lacks a parameter, e.g. ``KeyError 'S_3'``),
-   perceives bonds, angles, dihedrals and inversions, and replicates the cell so that it holds
-   the non-bonded cutoff (12.5 A). Its known failure modes are handled by the adapter: its
+   perceives bonds, angles, dihedrals and inversions, and replicates the cell only until every
+   perpendicular width is ``min_cell_width`` (10 A; :func:`mof.relax.supercell.replication`),
+   so that no bonded term reaches an atom's own image: LAMMPS reaches the non-bonded cutoff
+   (12.5 A) through ghost images, and most MOFs are simulated as their unit cell. Its known
+   failure modes are handled by the adapter: its
    interactive questions (replicate an isolated molecule? yes, so the supercell stays a
    supercell; but in a CIF that lists its bonds every atom is framework, and the question fails
    typing) are answered without a terminal, the recursion limit is raised for long chains,
@@ -90,7 +93,7 @@ from mof.relax.lammps_data import box_lattice, drop_repeated_atom_terms
 from mof.relax.params import COLUMNS, RelaxParams
 from mof.relax.stage import relax_cifs, run
 from mof.relax.structure import relax_structure
-from mof.relax.supercell import fold_supercell
+from mof.relax.supercell import fold_supercell, replication
 from mof.relax.topology import bond_changes
 from mof.screen import closest_contact
 
@@ -102,6 +105,7 @@ __all__ = [
     "closest_contact",
     "drop_repeated_atom_terms",
     "fold_supercell",
+    "replication",
     "lammps_version",
     "relax_cifs",
     "relax_structure",

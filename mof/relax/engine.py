@@ -184,11 +184,18 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
     }
 
 
-def type_and_minimise(cif: str, workdir: str, params: dict, framework_only: bool = False) -> dict:
+def type_and_minimise(
+    cif: str,
+    workdir: str,
+    params: dict,
+    framework_only: bool = False,
+    replication: list[int] | None = None,
+) -> dict:
     """The child process's work: type ``cif``, minimise it in ``workdir``; a JSON-able result.
 
     ``params`` is :class:`RelaxParams` as a dict; ``framework_only``: every atom is framework
-    (the CIF lists its bonds), so an isolated molecule fails typing. A typing or LAMMPS failure
+    (the CIF lists its bonds), so an isolated molecule fails typing; ``replication``: the
+    supercell to simulate (None: lammps-interface's, twice the cutoff). A typing or LAMMPS failure
     is a result with ``reason`` and ``error``; the parent reads ``workdir/stage`` when the
     process dies instead.
     """
@@ -200,7 +207,9 @@ def type_and_minimise(cif: str, workdir: str, params: dict, framework_only: bool
     t0 = time.perf_counter()
     with open(folder / "typing.log", "w") as log:
         try:
-            typed = type_structure(cif, p.force_field, p.cutoff, log, not framework_only)
+            typed = type_structure(
+                cif, p.force_field, p.cutoff, log, not framework_only, replication
+            )
         except TypingError as e:
             return {"reason": "typing_failed", "error": str(e)}
     result.update(

@@ -25,7 +25,7 @@ class IsolatedMolecule(Exception):
 
 
 def _type_with_lammps_interface(
-    cif: str, force_field: str, cutoff: float, log, molecules: bool = True
+    cif: str, force_field: str, cutoff: float, log, molecules: bool = True, replication=None
 ) -> dict:
     """Run lammps-interface in this process; returns the data and input texts."""
     import builtins
@@ -43,13 +43,15 @@ def _type_with_lammps_interface(
     builtins.input = answer
     sys.setrecursionlimit(max(saved_limit, 50_000))  # its recursive chain search
     try:
-        return _lammps_interface_texts(cif, force_field, cutoff, log, prompts)
+        return _lammps_interface_texts(cif, force_field, cutoff, log, prompts, replication)
     finally:
         builtins.input = saved_input
         sys.setrecursionlimit(saved_limit)
 
 
-def _lammps_interface_texts(cif: str, force_field: str, cutoff: float, log, prompts) -> dict:
+def _lammps_interface_texts(
+    cif: str, force_field: str, cutoff: float, log, prompts, replication=None
+) -> dict:
     from contextlib import redirect_stderr, redirect_stdout
 
     with redirect_stdout(log), redirect_stderr(log):
@@ -59,6 +61,8 @@ def _lammps_interface_texts(cif: str, force_field: str, cutoff: float, log, prom
 
         argv = sys.argv
         sys.argv = ["lammps-interface", "-ff", force_field, "--cutoff", str(cutoff), cif]
+        if replication is not None:
+            sys.argv[1:1] = ["--replication", "x".join(str(int(r)) for r in replication)]
         try:
             options = Options()
         finally:
@@ -92,7 +96,12 @@ def _lammps_interface_texts(cif: str, force_field: str, cutoff: float, log, prom
 
 
 def type_structure(
-    cif: str, force_field: str, cutoff: float, log: TextIO, molecules: bool = True
+    cif: str,
+    force_field: str,
+    cutoff: float,
+    log: TextIO,
+    molecules: bool = True,
+    replication: tuple[int, int, int] | None = None,
 ) -> dict:
     """Type one CIF with ``force_field`` (UFF4MOF), falling back to plain UFF.
 
@@ -100,6 +109,8 @@ def type_structure(
     may not (a CIF that lists its bonds: every atom is framework), lammps-interface's question
     whether to replicate an isolated molecule means it cut framework atoms off as a molecule;
     no answer would be right (yes types them as a molecule, no drops them), so typing fails.
+    ``replication``: the supercell (:func:`mof.relax.supercell.replication`); None lets
+    lammps-interface replicate until the cell holds twice the cutoff.
 
     Returns:
         ``{"data", "input"}`` (LAMMPS data and input texts), ``reps`` (the replication of the
@@ -112,7 +123,7 @@ def type_structure(
     tried = []
     for ff in dict.fromkeys([force_field, "UFF"]):
         try:
-            out = _type_with_lammps_interface(cif, ff, cutoff, log, molecules)
+            out = _type_with_lammps_interface(cif, ff, cutoff, log, molecules, replication)
             out["force_field"] = ff
             out["fallback"] = "; ".join(tried)
             return out

@@ -40,6 +40,7 @@ COLUMNS = [
 class RelaxParams:
     force_field: str = "UFF4MOF"
     cutoff: float = 12.5
+    min_cell_width: float = 10.0
     box_relax: str = "aniso"
     cycles: int = 8
     max_iterations: int = 5000

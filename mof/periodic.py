@@ -19,6 +19,7 @@ __all__ = [
     "lattice_from_parameters",
     "lattice_parameters",
     "cell_volume",
+    "cell_widths",
 ]
 
 
@@ -184,3 +185,13 @@ def lattice_parameters(lattice: np.ndarray) -> np.ndarray:
 def cell_volume(lattice: np.ndarray) -> float:
     """Volume (A^3) of a (3, 3) row-vector lattice."""
     return float(abs(np.linalg.det(np.asarray(lattice, dtype=float))))
+
+
+def cell_widths(lattice: np.ndarray) -> np.ndarray:
+    """(3,) perpendicular widths (A) of a (3, 3) row-vector lattice: the distance between the two
+    faces spanned by the other two vectors, ``V / |b x c|`` for a; the cell holds a sphere of
+    diameter ``min(widths)`` and no smaller cell edge length says that in skewed cells."""
+    lat = np.asarray(lattice, dtype=float)
+    volume = abs(np.linalg.det(lat))
+    areas = np.linalg.norm(np.cross(lat[[1, 2, 0]], lat[[2, 0, 1]]), axis=1)
+    return volume / areas

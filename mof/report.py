@@ -118,8 +118,9 @@ def plot_properties(generated: pd.DataFrame, training: pd.DataFrame, path: str |
 
 
 def relaxation_summary(relaxed: pd.DataFrame) -> pd.DataFrame:
-    """One row per relaxation outcome (relaxed, then each failure reason): count, median
-    seconds, and for relaxed structures the median energy drop and volume change."""
+    """One row per relaxation outcome (relaxed, not_converged, topology_changed, then each failure
+    reason): count, median seconds, and for relaxed structures the median energy drop and volume
+    change."""
     rows = []
     if len(relaxed):
         ok = relaxed[relaxed["status"] == "relaxed"]
@@ -133,9 +134,14 @@ def relaxation_summary(relaxed: pd.DataFrame) -> pd.DataFrame:
                 f"{100 * ok['volume_change'].astype(float).median():+.1f}%" if len(ok) else "",
             )
         )
-        failed = relaxed[relaxed["status"] != "relaxed"]
-        for reason, grp in failed.groupby("reason"):
-            rows.append((f"failed: {reason}", len(grp), f"{grp['seconds'].median():.1f}", "", ""))
+        # not_converged and topology_changed (a relaxed CIF to look at, not validated), then the
+        # failures by reason
+        others = relaxed[relaxed["status"] != "relaxed"]
+        label = others["status"].where(others["status"] != "failed", "failed: " + others["reason"])
+        groups = dict(list(others.groupby(label)))
+        for name in sorted(groups, key=lambda k: (k.startswith("failed"), k)):
+            grp = groups[name]
+            rows.append((name, len(grp), f"{grp['seconds'].median():.1f}", "", ""))
     return pd.DataFrame(
         rows,
         columns=[

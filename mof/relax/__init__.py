@@ -8,18 +8,28 @@ One structure, start to finish:
    with the screen's reason code and never reaches LAMMPS.
 2. **Typing** (child process, :mod:`mof.relax.interface`): ``lammps-interface`` assigns
    UFF4MOF atom types (plain UFF when UFF4MOF lacks a parameter, e.g. ``KeyError 'S_3'``),
-   perceives bonds, angles, dihedrals and inversions, and replicates the cell so that it holds
-   the non-bonded cutoff (12.5 A). Its known failure modes are handled by the adapter: its
-   interactive questions (replicate an isolated molecule? always yes, so the supercell stays a
-   supercell) are answered without a terminal, the recursion limit is raised for long chains,
+   perceives bonds, angles, dihedrals and inversions, and replicates the cell only until every
+   perpendicular width is ``min_cell_width`` (10 A; :func:`mof.relax.supercell.replication`),
+   so that no bonded term reaches an atom's own image: LAMMPS reaches the non-bonded cutoff
+   (12.5 A) through ghost images, and most MOFs are simulated as their unit cell. Its known
+   failure modes are handled by the adapter: its
+   interactive questions (replicate an isolated molecule? yes, so the supercell stays a
+   supercell; but in a CIF that lists its bonds every atom is framework, and the question fails
+   typing) are answered without a terminal, the recursion limit is raised for long chains,
    and bonded terms that name one atom twice (the i-j-k-i dihedrals it writes for
    three-membered metal rings, which LAMMPS rejects) are dropped from the data file
    (:mod:`mof.relax.lammps_data`).
-3. **Minimisation** (same child, :mod:`mof.relax.engine`): conjugate gradients at fixed cell,
-   then ``cycles`` rounds of cell relaxation (``fix box/relax`` at zero pressure, ``box_relax``
-   couples the cell components: ``aniso`` lengths only, ``tri`` lengths and angles, ``iso``)
-   each followed by a fixed-cell minimisation, until the energy changes by less than
-   ``energy_tol`` kcal/mol per atom. The OPENMP package runs it on ``omp_threads`` threads.
+3. **Minimisation** (same child, :mod:`mof.relax.engine`): conjugate gradients at fixed cell
+   (FIRE after it when CG's line search stalls above ``force_tolerance``),
+   then up to ``cycles`` rounds of a short cell relaxation (``box_iterations`` of ``fix
+   box/relax`` at zero pressure with ``vmax`` and ``nreset``; ``box_relax`` couples the cell
+   components: ``aniso`` lengths only, ``tri`` lengths and angles, ``iso``) each followed by a
+   fixed-cell minimisation, while each halves the pressure; then isotropic secant volume steps
+   (each followed by a fixed-cell minimisation) until the final max force component (LAMMPS
+   ``fmax``) is at most ``force_tolerance`` kcal/mol/A and ``|pressure|`` at most
+   ``max_pressure`` atm (:func:`mof.relax.engine._cell_cycles`). (One long box/relax
+   minimisation stops with "linesearch alpha is zero" a few iterations in: the cell reaches zero
+   pressure with the atoms unrelaxed.) The OPENMP package runs it on ``omp_threads`` threads.
 4. **Back to the unit cell** (this process, :mod:`mof.relax.supercell`): every supercell atom
    is matched to its unit-cell atom by its initial fractional position; the relaxed unit cell is
    the relaxed supercell divided by the replication, and each atom's relaxed position is the
@@ -27,8 +37,21 @@ One structure, start to finish:
    value means the relaxation broke the cell's translational symmetry).
 
 The child process (:mod:`mof.child`) gives each structure a wall-clock limit (``timeout``) and
-isolates LAMMPS crashes; every outcome is a row (:data:`COLUMNS`). ``status`` is ``relaxed`` or
-``failed``; failed rows carry a ``reason`` code and a message in ``error``:
+isolates LAMMPS crashes; every outcome is a row (:data:`COLUMNS`, with the final ``max_force``,
+``pressure``, the last minimisation's ``stop_reason``, the cell ``cycles`` run and
+``bonds_changed``). ``status`` is
+
+* ``relaxed``: every check passed and the relaxation converged (force and, when the cell was
+  relaxed, pressure within bounds); only these go on to validation;
+* ``topology_changed``: the relaxation broke or formed bonds (:mod:`mof.relax.topology`: the
+  CIF's bond list, or the perceived bonds, before against the perceived bonds after, with a
+  ``bond_slack`` margin); the count is in ``bonds_changed``, the pairs in ``error``;
+* ``not_converged``: the bond graph was kept but the final max force or pressure is out of
+  bounds (the figures and the stop reason in ``error``);
+* ``failed``, with a ``reason`` code and a message in ``error``.
+
+``topology_changed`` and ``not_converged`` rows have their status as ``reason`` too and their
+relaxed CIF is written (to look at); failed rows have none:
 
 ===================  ==========================================================================
 reason               meaning
@@ -37,7 +60,8 @@ bad_cif              the CIF cannot be read (truncated, unknown element, inconsi
 multiple_data_blocks, too_many_atoms, disorder: see :mod:`mof.screen`
 overlapping_atoms    two atoms closer than ``min_distance`` before relaxation
 typing_failed        lammps-interface could not type the structure with UFF4MOF nor UFF
-                     (or its process died while typing)
+                     (or its process died while typing), or it split atoms off as an isolated
+                     molecule in a CIF that lists its bonds (every atom framework)
 lammps_error         LAMMPS stopped with an error (its message is kept)
 timeout              the structure took longer than ``timeout`` seconds
 diverged             non-finite energy, energy above the start, or atoms collapsed together
@@ -58,6 +82,7 @@ Energies are UFF energies in kcal/mol per atom (LAMMPS ``real`` units; no charge
 Modules: ``params`` (:class:`RelaxParams`, :data:`COLUMNS`), ``lammps_data`` (filters of the
 LAMMPS data and input texts), ``interface`` (the lammps-interface adapter), ``engine`` (the
 minimisation; the child process's work), ``supercell`` (folding back onto the unit cell),
+``topology`` (the bond graph before and after),
 ``structure`` (one structure: :func:`relax_structure`), ``stage`` (:func:`relax_cifs` and the
 stage's :func:`run`). Everything callers use is importable from ``mof.relax``.
 """
@@ -69,16 +94,19 @@ from mof.relax.lammps_data import box_lattice, drop_repeated_atom_terms
 from mof.relax.params import COLUMNS, RelaxParams
 from mof.relax.stage import relax_cifs, run
 from mof.relax.structure import relax_structure
-from mof.relax.supercell import fold_supercell
+from mof.relax.supercell import fold_supercell, replication
+from mof.relax.topology import bond_changes
 from mof.screen import closest_contact
 
 __all__ = [
     "COLUMNS",
     "RelaxParams",
+    "bond_changes",
     "box_lattice",
     "closest_contact",
     "drop_repeated_atom_terms",
     "fold_supercell",
+    "replication",
     "lammps_version",
     "relax_cifs",
     "relax_structure",

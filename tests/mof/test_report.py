@@ -60,8 +60,8 @@ def _report_inputs(tmp_path, fixture_tables, cif_dir):
     relaxed = pd.DataFrame(
         {
             "sample_id": ["s1", "s2"],
-            "status": ["relaxed", "relaxed"],
-            "reason": ["", ""],
+            "status": ["relaxed", "topology_changed"],
+            "reason": ["", "topology_changed"],
             "energy_initial": [4.2, 4.7],
             "energy_final": [1.4, 2.2],
             "volume_change": [0.07, 0.08],
@@ -89,16 +89,20 @@ def _report_inputs(tmp_path, fixture_tables, cif_dir):
 def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
     inputs = _report_inputs(tmp_path, fixture_tables, cif_dir)
     res = build_report(*inputs, "t", tmp_path / "rep", min_pld=2.4)
-    # s2 is HKUST-1, a training MOF (same key, matching structure): valid, not novel
+    # s2 is HKUST-1, a training MOF (same key, matching structure): valid, not novel; its
+    # relaxation changed the bond graph, so it counts as valid by MOFDiff's definition only
     assert res == {
         "sampled": 4,
         "balanced": 3,
         "assembled": 1,
         "bonded": 2,
-        "relaxed": 2,
+        "relaxation_finished": 2,
+        "relaxed": 1,
         "valid": 2,
         "novel": 1,
         "vnu": 1,
+        "valid_strict": 1,
+        "vnu_strict": 1,
     }
     text = (tmp_path / "rep" / "tables.md").read_text()
     assert "MOFDiff" in text and "StructureMatcher" in text and "| valid | 2 |" in text
@@ -108,15 +112,21 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
         "balanced",
         "assembled (strict)",
         "assembled or bonded",
-        "relaxed",
+        "relaxation finished",
+        "relaxed (strict)",
         "valid",
         "valid + novel",
         "valid + novel + unique",
+        "valid (strict)",
+        "valid + novel + unique (strict)",
     ]
-    assert "MOFDiff" in funnel.set_index("stage").loc["valid", "meaning"]
-    assert funnel.set_index("stage").loc["relaxed", "count"] == 2
+    f = funnel.set_index("stage")
+    assert "MOFDiff" in f.loc["valid", "meaning"]
+    assert f.loc["relaxation finished", "count"] == 2 and f.loc["relaxed (strict)", "count"] == 1
+    assert f.loc["valid (strict)", "count"] == 1
     relax = pd.read_csv(tmp_path / "rep" / "relax.csv")
-    assert relax.loc[0, "outcome"] == "relaxed" and relax.loc[0, "count"] == 2
+    assert relax.loc[0, "outcome"] == "relaxed" and relax.loc[0, "count"] == 1
+    assert relax.loc[1, "outcome"] == "topology_changed" and relax.loc[1, "count"] == 1
     assert (tmp_path / "rep" / "properties.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -35,3 +35,39 @@ def test_bad_inputs_are_rows_with_reasons(table):
     nometal = table.loc["nometal_mof5"]
     assert not nometal["valid"] and "has_metal" in nometal["reason"].split(";")
     assert len(table) == 5
+
+
+def test_stage_validates_every_relaxed_cif_and_keeps_the_relax_status(tmp_path, monkeypatch):
+    """relaxed, not_converged and topology_changed structures all have a relaxed CIF and are
+    validated (MOFDiff judges whatever its relaxation returns); failed ones have none."""
+    import pandas as pd
+
+    import mof.validate as validate
+    from mof.tables import write_table
+
+    seen = []
+
+    def fake(items, params, processes):
+        seen.extend(sid for sid, _ in items)
+        return pd.DataFrame({"sample_id": [s for s, _ in items], "valid": True, "reason": ""})
+
+    monkeypatch.setattr(validate, "validate_cifs", fake)
+    relaxed = pd.DataFrame(
+        {
+            "sample_id": ["a", "b", "c", "d"],
+            "status": ["relaxed", "topology_changed", "not_converged", "failed"],
+            "cif": ["a.cif", "b.cif", "c.cif", ""],
+        }
+    )
+    write_table(relaxed, tmp_path / "relaxed.parquet")
+    inputs = {"table": str(tmp_path / "relaxed.parquet"), "cifs": str(tmp_path)}
+    out = {"table": str(tmp_path / "validation.parquet")}
+    lines = []
+    df = validate.run(inputs, out, {}, say=lines.append)
+    assert seen == ["a", "b", "c"]
+    assert df.set_index("sample_id")["relax_status"].to_dict() == {
+        "a": "relaxed",
+        "b": "topology_changed",
+        "c": "not_converged",
+    }
+    assert "3 valid (1 of them relaxed with convergence" in lines[0]

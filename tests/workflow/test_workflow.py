@@ -110,7 +110,8 @@ def test_relax_and_validate_rerun_alone_on_real_structures(tmp_path):
     assert sorted(val["sample_id"]) == ["real-hkust1", "real-mof5"]
     assert val["valid"].all(), val[["sample_id", "reason"]]
     funnel = pd.read_csv(results / "report" / "test" / "funnel.csv").set_index("stage")
-    assert funnel.loc["relaxed", "count"] == 2 and funnel.loc["valid", "count"] == 2
+    assert funnel.loc["relaxed (strict)", "count"] == 2 and funnel.loc["valid", "count"] == 2
+    assert funnel.loc["valid (strict)", "count"] == 2
     assert "[relax_uff] 3 assembled or bonded structures -> 2 relaxed" in res.stderr
 
 

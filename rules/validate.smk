@@ -1,4 +1,5 @@
-# Stage 8: MOFChecker checks and zeo++ porosity of the relaxed structures.
+# Stage 8: MOFChecker checks and zeo++ porosity of every relaxed CIF (relaxed, not_converged,
+# topology_changed: the report counts both MOFDiff's definition and the strict one).
 
 
 rule validate_mofs:

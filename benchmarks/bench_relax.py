@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mof.cli import _setting
 from mof.dataset import DatasetConfig, crystal_from_row, select_dataset
 from mof.io import write_cif
 from mof.relax import RelaxParams, relax_cifs
@@ -42,7 +43,16 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--save", type=str, default=None, help="write the per-structure tables here")
+    ap.add_argument(
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a relax parameter (as in python -m mof.cli relax --set)",
+    )
     args = ap.parse_args()
+    params = RelaxParams(**dict(args.set))
     cfg = DatasetConfig(sample_size=args.n, seed=args.seed, max_atoms=args.max_atoms)
     structures, _ = select_dataset(cfg, progress=False)
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,7 +64,7 @@ def main() -> None:
             write_cif(path, crystal_from_row(row))
             items.append((row["id"], path))
         t0 = time.perf_counter()
-        relaxed = relax_cifs(items, tmp / "out", RelaxParams(), args.processes, progress=False)
+        relaxed = relax_cifs(items, tmp / "out", params, args.processes, progress=False)
         wall_relax = time.perf_counter() - t0
         ok = relaxed[relaxed["status"] == "relaxed"]
         ok_items = {r.sample_id for r in ok.itertuples()}

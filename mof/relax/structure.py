@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from mof.periodic import cell_volume, lattice_parameters, minimum_image
 from mof.relax.lammps_data import box_lattice
 from mof.relax.params import COLUMNS, RelaxParams
 from mof.relax.supercell import fold_supercell, replication
-from mof.relax.topology import bond_changes
+from mof.relax.topology import bond_changes, bond_pairs
 from mof.screen import closest_contact, screen_cif
 
 __all__ = ["relax_structure"]
@@ -48,6 +48,9 @@ def relax_structure(
         row["n_atoms"] = None if crystal is None else crystal.n_atoms
         if reason:
             return _failed(row, reason, error)
+        if p.perceive_bonds and (crystal.bonds is None or not len(crystal.bonds)):
+            pairs = sorted(bond_pairs(list(crystal.species), crystal.frac, crystal.lattice))
+            crystal = replace(crystal, bonds=np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
         with tempfile.TemporaryDirectory(prefix=resume.temp_prefix()) as tmp:
             tmp = Path(tmp)
             clean = tmp / "structure.cif"

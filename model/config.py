@@ -82,7 +82,7 @@ class SampleConfig(StageConfig):
 
     SECTION: ClassVar[str] = "sample"
     run: str = "default"
-    n: int = 32
+    n: int = 64
     batch_size: int = 16
     steps: int = 100
     seed: int = 0

@@ -71,7 +71,7 @@ class DatasetConfig:
     folder: str | None = None
     properties_csv: str | None = None
     max_atoms: int = 500
-    sample_size: int | None = 300
+    sample_size: int | None = None
     seed: int = 0
     drop_disordered: bool = True
     split: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})

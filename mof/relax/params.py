@@ -52,7 +52,7 @@ class RelaxParams:
     force_tolerance: float = 0.1
     max_pressure: float = 100.0
     bond_slack: float = 0.15
-    perceive_bonds: bool = False
+    perceive_bonds: bool = True
     max_volume_change: float = 0.5
     max_replica_spread: float = 0.5
     min_distance: float = 0.5

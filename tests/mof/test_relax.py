@@ -276,17 +276,25 @@ def test_broken_inputs_are_recorded_with_reasons_while_the_others_finish(relaxed
 
 @pytest.mark.slow
 def test_a_structure_lammps_would_reject_relaxes_once_its_degenerate_terms_are_dropped(
-    relaxed_batch,
+    relaxed_batch, tmp_path
 ):
+    # typed with the preprocessing's bonds (the default) DIBXOD has no degenerate terms
     df, out, _ = relaxed_batch
-    row = df.loc["DIBXOD"]
-    # its strained Zn rings make it stiff: box/relax rounds alone leave it at about -2000 atm;
-    # the secant volume steps bring it within bounds
+    assert df.loc["DIBXOD", "status"] == "relaxed", df.loc["DIBXOD", "error"]
+    assert "dihedrals" not in df.loc["DIBXOD", "notes"]
+    # lammps-interface's own perception gives it three-membered Zn rings whose dihedrals name
+    # one atom twice, which LAMMPS rejects; they are dropped. Its strained rings make it stiff:
+    # box/relax rounds alone leave it at about -2000 atm; the secant volume steps bring it
+    # within bounds
+    items = [("DIBXOD", RELAX_DATA / "DIBXOD_clean.cif")]
+    p = RelaxParams(perceive_bonds=False)
+    row = relax_cifs(items, tmp_path, p, processes=1, progress=False).iloc[0]
     assert row["status"] == "relaxed", row["error"]
     assert row["bonds_changed"] == 0 and abs(row["pressure"]) <= 100
     assert "dihedrals" in row["notes"]
     assert row["energy_final"] < row["energy_initial"]
-    assert read_cif(out / "DIBXOD.cif").n_atoms == read_cif(RELAX_DATA / "DIBXOD_clean.cif").n_atoms
+    n_atoms = read_cif(RELAX_DATA / "DIBXOD_clean.cif").n_atoms
+    assert read_cif(tmp_path / "DIBXOD.cif").n_atoms == n_atoms
 
 
 def test_a_structure_over_its_time_limit_is_recorded_as_timeout(cif_dir, tmp_path):
@@ -421,3 +429,33 @@ def test_the_small_supercell_has_the_energy_and_pressure_of_lammps_interfaces(ci
         with open(tmp_path / "typing.log", "w") as log:
             unit = type_structure(str(path), "UFF4MOF", 12.5, log, replication=(1, 1, 1))
         assert abs(_energy_and_pressure(unit, tmp_path)[0] - e_own) > 5e-4
+
+
+@pytest.mark.parametrize("perceive", [True, False])
+def test_perceive_bonds_types_a_cif_without_bonds_with_the_preprocessing_graph(
+    cif_dir, tmp_path, monkeypatch, perceive
+):
+    """relax.perceive_bonds: a CIF that lists no bonds reaches typing with the bonds mof.bonds
+    perceives (the graph the topology check compares against), and lammps-interface is told to
+    use them; without the option it reaches typing without a bond list."""
+    import mof.relax.structure as structure
+    from mof.child import Failed
+    from mof.relax.topology import bond_pairs
+
+    seen = {}
+
+    def fake_child(target, args, **kw):
+        seen["cif"], seen["has_bonds"] = read_cif(args[0]), args[3]
+        return Failed("stopped by the test")
+
+    monkeypatch.setattr(structure, "run_in_child", fake_child)
+    cr = read_cif(cif_dir / "EDUSIF_clean.cif")
+    assert cr.bonds is None
+    p = RelaxParams(perceive_bonds=perceive)
+    structure.relax_structure("x", cif_dir / "EDUSIF_clean.cif", tmp_path / "x.cif", p)
+    assert seen["has_bonds"] is perceive
+    if perceive:
+        got = {tuple(sorted(map(int, b))) for b in seen["cif"].bonds}
+        assert got == bond_pairs(list(cr.species), cr.frac, cr.lattice) and got
+    else:
+        assert seen["cif"].bonds is None

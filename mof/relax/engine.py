@@ -182,7 +182,6 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams) -> dict:
         e0 = lmp.get_thermo("pe") / natoms
         start = _state(lmp)
         lmp.command("min_style cg")
-        lmp.command(f"min_modify dmax {p.dmax}")
         _relax_atoms(lmp, p)
         e1 = lmp.get_thermo("pe") / natoms
         e2, cycles = _cell_cycles(lmp, p, natoms)

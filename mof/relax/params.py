@@ -49,7 +49,6 @@ class RelaxParams:
     min_energy_tol: float = 1e-8
     force_tol: float = 1e-3
     vmax: float = 0.001
-    dmax: float = 0.1
     force_tolerance: float = 0.1
     max_pressure: float = 100.0
     bond_slack: float = 0.15

@@ -48,7 +48,10 @@ def relax_structure(
         row["n_atoms"] = None if crystal is None else crystal.n_atoms
         if reason:
             return _failed(row, reason, error)
-        if p.perceive_bonds and (crystal.bonds is None or not len(crystal.bonds)):
+        # bonds the CIF declares (an assembly's) make every atom framework; perceived ones do
+        # not, so solvent or a counter-ion bonded to nothing stays a molecule, as before
+        declared = crystal.bonds is not None and len(crystal.bonds) > 0
+        if p.perceive_bonds and not declared:
             pairs = sorted(bond_pairs(list(crystal.species), crystal.frac, crystal.lattice))
             crystal = replace(crystal, bonds=np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
         with tempfile.TemporaryDirectory(prefix=resume.temp_prefix()) as tmp:
@@ -65,7 +68,7 @@ def relax_structure(
                     str(clean),
                     str(tmp),
                     asdict(p),
-                    crystal.bonds is not None and len(crystal.bonds) > 0,
+                    declared,
                     None
                     if p.min_cell_width <= 0
                     else list(replication(crystal.lattice, p.min_cell_width)),

@@ -220,9 +220,13 @@ def build_report(
     n_vnu = int((nov["novel"] & nov["unique"]).sum()) if len(nov) else 0
     # the strict chain: valid samples whose relaxation converged and kept the bond graph;
     # uniqueness is judged among those alone
-    nov_strict = novelty_uniqueness({k: v for k, v in samples.items() if k in strict}, training)
+    # novelty does not depend on the other samples: the strict novel ones are matched only with
+    # each other (no training structures) to find the unique ones
+    novel_ids = set(nov.loc[nov["novel"], "sample_id"]) if len(nov) else set()
+    strict_novel = {k: v for k, v in samples.items() if k in strict and k in novel_ids}
+    nov_strict = novelty_uniqueness(strict_novel, {})
     n_valid_strict = len(strict)
-    n_vnu_strict = int((nov_strict["novel"] & nov_strict["unique"]).sum()) if len(strict) else 0
+    n_vnu_strict = int(nov_strict["unique"].sum()) if len(nov_strict) else 0
 
     def pct(x):
         return f"{100 * x / n_sampled:.1f}%" if n_sampled else "-"

@@ -42,7 +42,7 @@ isolates LAMMPS crashes; every outcome is a row (:data:`COLUMNS`, with the final
 ``bonds_changed``). ``status`` is
 
 * ``relaxed``: every check passed and the relaxation converged (force and, when the cell was
-  relaxed, pressure within bounds); only these go on to validation;
+  relaxed, pressure within bounds): the strict outcome;
 * ``topology_changed``: the relaxation broke or formed bonds (:mod:`mof.relax.topology`: the
   CIF's bond list, or the perceived bonds, before against the perceived bonds after, with a
   ``bond_slack`` margin); the count is in ``bonds_changed``, the pairs in ``error``;
@@ -51,7 +51,8 @@ isolates LAMMPS crashes; every outcome is a row (:data:`COLUMNS`, with the final
 * ``failed``, with a ``reason`` code and a message in ``error``.
 
 ``topology_changed`` and ``not_converged`` rows have their status as ``reason`` too and their
-relaxed CIF is written (to look at); failed rows have none:
+relaxed CIF is written (validated too: MOFDiff judges whatever relaxation returns); failed rows
+have none:
 
 ===================  ==========================================================================
 reason               meaning

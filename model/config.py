@@ -63,6 +63,7 @@ class TrainConfig(StageConfig):
     heads: int = 4
     steps: int = 1000
     batch_size: int = 16
+    bucket: int = 8
     lr: float = 5e-4
     warmup: int = 100
     weight_decay: float = 1e-4

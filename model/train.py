@@ -65,10 +65,23 @@ def _dist_info() -> tuple[int, int]:
     return 0, 1
 
 
-def global_batch(n_train: int, cfg: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Indices, per-structure noise seeds and the self-conditioning coin of one global step."""
+def global_batch(
+    n_train: int, cfg: TrainConfig, step: int, sizes: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Indices, per-structure noise seeds and the self-conditioning coin of one global step.
+
+    With ``sizes`` (K of every training structure) and ``cfg.bucket`` > 1, the batch is one of
+    ``bucket`` slices of a pool of ``bucket * batch_size`` random structures sorted by K, chosen
+    at random: every structure is still drawn with the same probability, but a batch holds
+    structures of similar K, so padding to the largest K wastes little work.
+    """
     rng = np.random.default_rng([cfg.seed, step])
-    idx = rng.choice(n_train, size=cfg.batch_size, replace=n_train < cfg.batch_size)
+    pool = cfg.batch_size * (cfg.bucket if sizes is not None else 1)
+    idx = rng.choice(n_train, size=pool, replace=n_train < pool)
+    if pool > cfg.batch_size:
+        idx = idx[np.argsort(np.asarray(sizes)[idx], kind="stable")]
+        part = int(rng.integers(cfg.bucket))
+        idx = idx[part * cfg.batch_size : (part + 1) * cfg.batch_size]
     seeds = (cfg.seed * 1_000_003 + step * cfg.batch_size + np.arange(cfg.batch_size)) % (2**31)
     self_cond = bool(rng.random() < cfg.self_cond_prob)
     return idx, seeds, self_cond
@@ -155,6 +168,7 @@ def train(
         ids = [device.index] if device.type == "cuda" else None
         wrapped = DDP(model, device_ids=ids)
     share = cfg.batch_size // world
+    sizes = np.array([m.k for m in train_mofs])
     model.train()
     t_steps = 0.0
     from tqdm import tqdm
@@ -171,7 +185,7 @@ def train(
     )
     for step in bar:
         t0 = time.perf_counter()
-        idx, seeds, self_cond = global_batch(len(train_mofs), cfg, step)
+        idx, seeds, self_cond = global_batch(len(train_mofs), cfg, step, sizes)
         mine = slice(rank * share, (rank + 1) * share)
         batch = make_batch([train_mofs[i] for i in idx[mine]], stats).to(device)
         t, noise = CoarseDiffusion.draw(batch, seeds[mine].tolist())

@@ -206,3 +206,31 @@ def test_the_speed_line_makes_sense_when_no_step_was_run():
 
     assert speed_text(12.34) == "12.3 MOFs/s"
     assert "nan" not in speed_text(None) and "resumed" in speed_text(None)
+
+
+def test_batches_of_similar_size_still_draw_every_structure_equally_often():
+    import numpy as np
+
+    from model.train import global_batch
+
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(2, 51, size=100)
+    plain, bucketed = TrainConfig(batch_size=8, bucket=1), TrainConfig(batch_size=8, bucket=4)
+    steps = 3000
+    counts = np.zeros(100)
+    spread = {"plain": [], "bucketed": []}
+    for step in range(steps):
+        idx, seeds, _ = global_batch(100, bucketed, step, sizes)
+        assert len(idx) == len(set(idx.tolist())) == len(seeds) == 8
+        np.add.at(counts, idx, 1)
+        spread["bucketed"].append(np.ptp(sizes[idx]))
+        spread["plain"].append(np.ptp(sizes[global_batch(100, plain, step, sizes)[0]]))
+    # each structure is in the pool with probability 32/100 and its slice is chosen 1 time in 4
+    expected = steps * 8 / 100
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 160, chi2  # 99 degrees of freedom: mean 99, sd 14
+    # a batch holds structures of similar K: the range of K within a batch shrinks
+    assert np.mean(spread["bucketed"]) < 0.4 * np.mean(spread["plain"])
+    # the same step gives the same batch (resumption and DDP ranks rely on it)
+    a, b = global_batch(100, bucketed, 17, sizes), global_batch(100, bucketed, 17, sizes)
+    assert np.array_equal(a[0], b[0]) and a[2] == b[2]

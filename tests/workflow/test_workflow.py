@@ -1,13 +1,15 @@
 """The Snakemake DAG on the tiny dataset under tests/data: dry run, real run, config errors."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import run_snakemake, write_test_config
+from tests.conftest import REPO, run_snakemake, write_test_config
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +52,31 @@ def test_full_run_on_tiny_dataset(tmp_path):
         len(relaxed)
         == pd.read_parquet(assembled_path)["status"].isin(["assembled", "bonded"]).sum()
     )
+    # the generation benchmark runs the same stage code on the run's tables
+    bench = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "bench_generate.py"),
+            "--results",
+            str(tmp_path / "results"),
+            "--config",
+            str(cfg),
+            "--n",
+            "3",
+            "--out",
+            str(tmp_path / "bench"),
+            "--processes",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert bench.returncode == 0, bench.stderr[-3000:]
+    assert re.search(r"sampled\s+3\s+100.0%", bench.stdout), bench.stdout
+    for row in ("balanced", "relaxation finished", "valid + novel + unique", "memorisation"):
+        assert row in bench.stdout, row
+    assert (tmp_path / "bench" / "report" / "tables.md").exists()
     # nothing to do on a second run
     again = run_snakemake(tmp_path, "--configfile", str(cfg), "--cores", "2", "-n", "all")
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -1,0 +1,192 @@
+"""The generation benchmark: sample -> assemble -> relax -> validate -> novelty, with the
+pipeline's own stage code, from a trained model.
+
+Needs the tables of a run (the README's main command writes them under ``results/``): the
+preprocessing tables, the embedding library and a trained denoiser (``--model`` to try another
+one, e.g. from ``python -m model.train``). Settings are those of ``config.yaml`` (``--config``),
+changed with ``--set section.key=value``. Prints the funnel (sampled, balanced, assembled
+(strict), bonded, relaxation finished, relaxed (strict), valid, novel, unique), the median and p90
+repair displacement of the assembly fit, the share of samples whose building-block multiset equals
+a training MOF's (memorisation), and the seconds each stage took. Everything is written under
+``--out`` (the report's tables in ``<out>/report/tables.md``).
+
+    .venv/bin/python benchmarks/bench_generate.py --n 64
+    .venv/bin/python benchmarks/bench_generate.py --n 64 --set sample.decode_top_k=10
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from mof.cli import _setting
+
+REPO = Path(__file__).resolve().parents[1]
+SECTIONS = ("sample", "assemble", "relax", "validate")
+
+
+def settings(config: Path, overrides: list[tuple[str, object]]) -> dict[str, dict]:
+    """The config sections the benchmark uses, from ``config`` with ``section.key`` overrides."""
+    cfg = yaml.safe_load(config.read_text()) or {}
+    out = {s: dict(cfg.get(s) or {}) for s in SECTIONS}
+    for key, value in overrides:
+        section, dot, name = key.partition(".")
+        if not dot or section not in out:
+            raise SystemExit(f"--set {key}: expected one of {', '.join(SECTIONS)} then .key")
+        out[section][name] = value
+    return out
+
+
+def memorised_share(coarse, mofs) -> float:
+    """Share of samples whose building-block multiset (reduced by the gcd of its counts) equals
+    that of a training MOF."""
+    from mof.report import block_key
+
+    train = {block_key(b) for b in mofs.loc[mofs["split"] == "train", "block_ids"]}
+    keys = [block_key(b) for b in coarse["block_ids"]]
+    return float(np.mean([k in train for k in keys])) if keys else 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--results", default=str(REPO / "results"), help="a run's results folder")
+    ap.add_argument("--model", default=None, help="default: <results>/train/denoiser.pt")
+    ap.add_argument("--config", default=str(REPO / "config.yaml"))
+    ap.add_argument("--n", type=int, default=64, help="samples (sets sample.n)")
+    ap.add_argument("--out", default="/tmp/bench_generate")
+    ap.add_argument("--processes", type=int, default=2, help="threads / processes per stage")
+    ap.add_argument("--no-relax", action="store_true", help="stop after assembly")
+    ap.add_argument(
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change a setting of config.yaml, e.g. sample.steps=200",
+    )
+    args = ap.parse_args()
+    res, out = Path(args.results), Path(args.out)
+    model = Path(args.model) if args.model else res / "train" / "denoiser.pt"
+    for need in (
+        model,
+        res / "embed" / "library_blocks.parquet",
+        res / "preprocess" / "mofs.parquet",
+    ):
+        if not need.exists():
+            ap.error(f"{need} is missing: run the README's main command first (or pass --results)")
+    cfg = settings(Path(args.config), [("sample.n", args.n), *args.set])
+    out.mkdir(parents=True, exist_ok=True)
+
+    import model.sample as sample_stage
+    import mof.assemble as assemble_stage
+    import mof.relax as relax_stage
+    import mof.validate as validate_stage
+    from mof.report import build_report
+    from mof.tables import read_table
+
+    times: dict[str, float] = {}
+
+    def stage(name, module, inputs, outputs, section):
+        t0 = time.perf_counter()
+        module.run(inputs, outputs, cfg[section], threads=args.processes, say=print)
+        times[name] = time.perf_counter() - t0
+
+    p = {k: out / k for k in ("coarse", "assembled", "relaxed", "validation")}
+    stage(
+        "sample",
+        sample_stage,
+        {
+            "model": str(model),
+            "embeddings": str(res / "embed" / "embeddings.parquet"),
+            "blocks": str(res / "embed" / "library_blocks.parquet"),
+        },
+        {"coarse": str(p["coarse"]) + ".parquet"},
+        "sample",
+    )
+    stage(
+        "assemble",
+        assemble_stage,
+        {
+            "coarse": str(p["coarse"]) + ".parquet",
+            "blocks": str(res / "embed" / "library_blocks.parquet"),
+            "instances": str(res / "preprocess" / "block_instances.parquet"),
+        },
+        {"table": str(p["assembled"]) + ".parquet", "cifs": str(out / "assembled_cif")},
+        "assemble",
+    )
+    coarse = read_table(str(p["coarse"]) + ".parquet")
+    assembled = read_table(str(p["assembled"]) + ".parquet")
+    mofs = read_table(res / "preprocess" / "mofs.parquet")
+    built = assembled[assembled["cif"].notna()]
+    repair = built["repair_rms"].dropna().to_numpy(dtype=float)
+    if not args.no_relax:
+        stage(
+            "relax",
+            relax_stage,
+            {"table": str(p["assembled"]) + ".parquet", "cifs": str(out / "assembled_cif")},
+            {"table": str(p["relaxed"]) + ".parquet", "cifs": str(out / "relaxed_cif")},
+            "relax",
+        )
+        stage(
+            "validate",
+            validate_stage,
+            {"table": str(p["relaxed"]) + ".parquet", "cifs": str(out / "relaxed_cif")},
+            {"table": str(p["validation"]) + ".parquet"},
+            "validate",
+        )
+        t0 = time.perf_counter()
+        funnel = build_report(
+            coarse,
+            assembled,
+            read_table(str(p["relaxed"]) + ".parquet"),
+            read_table(str(p["validation"]) + ".parquet"),
+            read_table(res / "dataset" / "structures.parquet"),
+            mofs,
+            out / "relaxed_cif",
+            "bench_generate",
+            out / "report",
+            min_pld=float(cfg["validate"].get("min_pld", 2.4)),
+        )
+        times["novelty + report"] = time.perf_counter() - t0
+
+    n = len(coarse)
+
+    def row(name: str, count: int) -> str:
+        return f"  {name:<34} {count:>6}  {100 * count / n if n else 0:5.1f}%"
+
+    print(f"\nmodel {model}; {n} samples; settings {dict(args.set) or 'config.yaml'}")
+    print("funnel (share of all samples):")
+    status = assembled["status"]
+    print(row("sampled", n))
+    balanced = (assembled["n_cp_node"] == assembled["n_cp_linker"]) & (assembled["n_cp_node"] > 0)
+    print(row("balanced", int(balanced.sum())))
+    print(row("assembled (strict)", int((status == "assembled").sum())))
+    print(row("bonded (to relaxation with gaps)", int((status == "bonded").sum())))
+    if not args.no_relax:
+        for key, name in (
+            ("relaxation_finished", "relaxation finished"),
+            ("relaxed", "relaxed (strict)"),
+            ("valid", "valid (MOFDiff's definition)"),
+            ("novel", "valid + novel"),
+            ("vnu", "valid + novel + unique"),
+            ("valid_strict", "valid (strict)"),
+        ):
+            print(row(name, int(funnel[key])))
+    if len(repair):
+        print(
+            f"repair (RMS block-centre displacement of the fit): median {np.median(repair):.2f} A, "
+            f"p90 {np.percentile(repair, 90):.2f} A over {len(repair)} built structures"
+        )
+    print(
+        f"memorisation: {100 * memorised_share(coarse, mofs):.1f}% of samples have the "
+        "building-block multiset of a training MOF"
+    )
+    print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -61,7 +61,7 @@ class TrainConfig(StageConfig):
     dim: int = 64
     layers: int = 3
     heads: int = 4
-    steps: int = 1000
+    steps: int = 3000
     batch_size: int = 16
     bucket: int = 8
     lr: float = 5e-4

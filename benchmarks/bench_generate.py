@@ -41,6 +41,26 @@ def settings(config: Path, overrides: list[tuple[str, object]]) -> dict[str, dic
     return out
 
 
+def _run_stage(module: str, inputs: dict, outputs: dict, cfg: dict, threads: int) -> None:
+    import importlib
+
+    importlib.import_module(module).run(inputs, outputs, cfg, threads=threads, say=print)
+
+
+def run_stage(module: str, inputs: dict, outputs: dict, cfg: dict, threads: int) -> None:
+    """A stage's ``run`` in a fresh process, as Snakemake runs it: forking worker pools from a
+    process whose torch threads have run (sampling) can deadlock."""
+    from multiprocessing import get_context
+
+    proc = get_context("spawn").Process(
+        target=_run_stage, args=(module, inputs, outputs, cfg, threads)
+    )
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise SystemExit(f"stage {module} failed (exit code {proc.exitcode})")
+
+
 def memorised_share(coarse, mofs) -> float:
     """Share of samples whose building-block multiset (reduced by the gcd of its counts) equals
     that of a training MOF."""
@@ -81,10 +101,6 @@ def main() -> None:
     cfg = settings(Path(args.config), [("sample.n", args.n), *args.set])
     out.mkdir(parents=True, exist_ok=True)
 
-    import model.sample as sample_stage
-    import mof.assemble as assemble_stage
-    import mof.relax as relax_stage
-    import mof.validate as validate_stage
     from mof.report import build_report
     from mof.tables import read_table
 
@@ -92,13 +108,13 @@ def main() -> None:
 
     def stage(name, module, inputs, outputs, section):
         t0 = time.perf_counter()
-        module.run(inputs, outputs, cfg[section], threads=args.processes, say=print)
+        run_stage(module, inputs, outputs, cfg[section], args.processes)
         times[name] = time.perf_counter() - t0
 
     p = {k: out / k for k in ("coarse", "assembled", "relaxed", "validation")}
     stage(
         "sample",
-        sample_stage,
+        "model.sample",
         {
             "model": str(model),
             "embeddings": str(res / "embed" / "embeddings.parquet"),
@@ -109,7 +125,7 @@ def main() -> None:
     )
     stage(
         "assemble",
-        assemble_stage,
+        "mof.assemble",
         {
             "coarse": str(p["coarse"]) + ".parquet",
             "blocks": str(res / "embed" / "library_blocks.parquet"),
@@ -126,14 +142,14 @@ def main() -> None:
     if not args.no_relax:
         stage(
             "relax",
-            relax_stage,
+            "mof.relax",
             {"table": str(p["assembled"]) + ".parquet", "cifs": str(out / "assembled_cif")},
             {"table": str(p["relaxed"]) + ".parquet", "cifs": str(out / "relaxed_cif")},
             "relax",
         )
         stage(
             "validate",
-            validate_stage,
+            "mof.validate",
             {"table": str(p["relaxed"]) + ".parquet", "cifs": str(out / "relaxed_cif")},
             {"table": str(p["validation"]) + ".parquet"},
             "validate",

@@ -101,7 +101,7 @@ def main() -> None:
     cfg = settings(Path(args.config), [("sample.n", args.n), *args.set])
     out.mkdir(parents=True, exist_ok=True)
 
-    from mof.report import build_report
+    from mof import report
     from mof.tables import read_table
 
     times: dict[str, float] = {}
@@ -155,17 +155,20 @@ def main() -> None:
             "validate",
         )
         t0 = time.perf_counter()
-        funnel = build_report(
-            coarse,
-            assembled,
-            read_table(str(p["relaxed"]) + ".parquet"),
-            read_table(str(p["validation"]) + ".parquet"),
-            read_table(res / "dataset" / "structures.parquet"),
-            mofs,
-            out / "relaxed_cif",
-            "bench_generate",
-            out / "report",
-            min_pld=float(cfg["validate"].get("min_pld", 2.4)),
+        funnel = report.run(
+            {
+                "coarse": str(p["coarse"]) + ".parquet",
+                "assembled": str(p["assembled"]) + ".parquet",
+                "relaxed": str(p["relaxed"]) + ".parquet",
+                "cifs": str(out / "relaxed_cif"),
+                "validation": str(p["validation"]) + ".parquet",
+                "structures": str(res / "dataset" / "structures.parquet"),
+                "mofs": str(res / "preprocess" / "mofs.parquet"),
+            },
+            {"tables": str(out / "report" / "tables.md")},
+            cfg["validate"],
+            say=print,
+            run_name="bench_generate",
         )
         times["novelty + report"] = time.perf_counter() - t0
 
@@ -178,8 +181,7 @@ def main() -> None:
     print("funnel (share of all samples):")
     status = assembled["status"]
     print(row("sampled", n))
-    balanced = (assembled["n_cp_node"] == assembled["n_cp_linker"]) & (assembled["n_cp_node"] > 0)
-    print(row("balanced", int(balanced.sum())))
+    print(row("balanced", int(report.balanced(assembled).sum())))
     print(row("assembled (strict)", int((status == "assembled").sum())))
     print(row("bonded (to relaxation with gaps)", int((status == "bonded").sum())))
     if not args.no_relax:

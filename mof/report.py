@@ -155,6 +155,13 @@ def relaxation_summary(relaxed: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def balanced(assembled: pd.DataFrame) -> pd.Series:
+    """Per row of an assembly table: node and linker connection points are equal (and some)."""
+    if not len(assembled):
+        return pd.Series([], dtype=bool)
+    return (assembled["n_cp_node"] == assembled["n_cp_linker"]) & (assembled["n_cp_node"] > 0)
+
+
 def build_report(
     coarse: pd.DataFrame,
     assembled: pd.DataFrame,
@@ -179,15 +186,7 @@ def build_report(
     status = assembled["status"] if len(assembled) else pd.Series([], dtype=str)
     n_assembled = int((status == "assembled").sum())
     n_handed = int(status.isin(["assembled", "bonded"]).sum())
-    n_balanced = (
-        int(
-            (
-                (assembled["n_cp_node"] == assembled["n_cp_linker"]) & (assembled["n_cp_node"] > 0)
-            ).sum()
-        )
-        if len(assembled)
-        else 0
-    )
+    n_balanced = int(balanced(assembled).sum())
     from mof.validate import RELAXED_OUTCOMES
 
     rstatus = relaxed["status"] if len(relaxed) else pd.Series([], dtype=str)
@@ -402,10 +401,11 @@ def run(
     threads: int = 1,
     say=print,
     run_name: str = "default",
-) -> None:
+) -> dict:
     """The report stage. ``inputs``: coarse, assembled, relaxed, cifs (relaxed CIFs), validation,
     structures, mofs; ``outputs``: ``tables`` (tables.md; the other files are written beside
-    it); ``cfg``: the ``validate`` config section (its ``min_pld`` is the PLD criterion)."""
+    it); ``cfg``: the ``validate`` config section (its ``min_pld`` is the PLD criterion).
+    Returns the funnel's counts (:func:`build_report`)."""
     from pathlib import Path
 
     from mof.stage import config_defaults
@@ -434,3 +434,4 @@ def run(
         f"(strict: valid {res['valid_strict']}, unique {res['vnu_strict']}); "
         f"tables in {out_dir}/tables.md"
     )
+    return res

@@ -2,9 +2,9 @@
 
 zeo++ calls ``exit()`` on some inputs (for example a degenerate Voronoi decomposition of a
 highly symmetric cell, as in MOF-5), which would kill the calling Python process; so every
-structure runs in a child process (:func:`mof.child.run_in_child`) with a time limit. A
-failed run is retried once on a copy whose coordinates are perturbed by 1e-3 A (which removes
-the Voronoi degeneracy); the result says whether that happened.
+structure runs in a child process (:func:`mof.child.run_in_child`) with a time limit. A run
+that failed (not one that timed out) is retried once on a copy whose coordinates are perturbed
+by 1e-3 A (which removes the Voronoi degeneracy); the result says whether that happened.
 
 Returned quantities (zeo++ defaults: its own atomic radii, high accuracy off):
 ``lcd`` largest cavity diameter (Di), ``pld`` pore-limiting diameter (Df), ``lfpd`` largest free
@@ -69,7 +69,7 @@ def _run_child(cif: Path, probe_radius: float, samples: int, timeout: float) -> 
     if isinstance(outcome, Done):
         return outcome.value
     if isinstance(outcome, TimedOut):
-        return {"error": f"zeo++ took longer than {timeout:.0f} s"}
+        return {"error": f"zeo++ took longer than {timeout:.0f} s", "timed_out": True}
     if isinstance(outcome, Crashed):
         return {"error": f"zeo++ exited with code {outcome.exit_code}: {outcome.output}"}
     return {"error": f"zeo++ failed: {outcome.error}"}
@@ -89,7 +89,9 @@ def porosity(
         return {**dict.fromkeys(FIELDS, np.nan), "jittered": False, "error": f"bad CIF: {e}"}
     result = _run_child(cif, probe_radius, samples, timeout)
     jittered = False
-    if "error" in result:
+    if result.get("timed_out"):  # a retry would only take as long again
+        return {**dict.fromkeys(FIELDS, np.nan), "jittered": False, "error": result["error"]}
+    if "error" in result:  # a degenerate input: zeo++ exited
         rng = np.random.default_rng(0)
         cr.frac = (
             cr.frac + np.linalg.solve(cr.lattice.T, rng.normal(scale=1e-3, size=cr.frac.shape).T).T

@@ -23,7 +23,8 @@ MOFChecker's own ``is_porous`` needs zeo++'s ``network`` binary, which pyzeo doe
 porosity columns come from :mod:`mof.porosity` instead. ``valid`` = every check passes and the
 pore-limiting diameter is at least ``min_pld`` (2.4 A). A check that raises is recorded as
 failed (null value) with the error in ``check_errors``; one structure never stops the batch.
-Cheap checks run first; MOFChecker runs in worker processes that import it once.
+Cheap checks run first. MOFChecker runs in a child process per structure with a hard time limit
+(``timeout``), as zeo++ does: its charge check is C++ that cannot be interrupted from Python.
 
 Before MOFChecker and zeo++, every CIF goes through :func:`mof.screen.screen_cif` (the project's
 one CIF reader): a structure it refuses is not checked, and ``reason`` is its code (``bad_cif``,
@@ -35,7 +36,6 @@ read a structure our reader accepts, ``error`` for anything unexpected.
 
 from __future__ import annotations
 
-import signal
 import time
 import warnings
 from dataclasses import dataclass
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mof.child import Crashed, Done, TimedOut, run_in_child
 from mof.porosity import FIELDS
 
 # (column, MOFChecker descriptor, value that passes)
@@ -76,40 +77,44 @@ class ValidateParams:
     max_atoms: int = 10000
 
 
-class _Timeout(Exception):
-    pass
+def mofchecker_checks(cif: str) -> dict:
+    """In a child process: MOFChecker's checks of one CIF, ``CHECK_COLUMNS`` plus
+    ``check_errors``. A check that raises is a null value with its error."""
+    out: dict = dict.fromkeys(CHECK_COLUMNS)
+    errors = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from mofchecker import MOFChecker
 
-
-def _alarm(signum, frame):  # noqa: ARG001
-    raise _Timeout()
+        try:
+            mc = MOFChecker.from_cif(cif)
+        except Exception as e:  # noqa: BLE001 - reported in the row
+            mc = None
+            errors.append(f"MOFChecker could not read the structure: {type(e).__name__}: {e}")
+        for col, attr, good in CHECKS if mc is not None else []:
+            try:
+                out[col] = bool(getattr(mc, attr)) == good
+            except Exception as e:  # noqa: BLE001 - a failing check is a failed check
+                errors.append(f"{attr}: {type(e).__name__}: {str(e)[:120]}")
+    out["check_errors"] = "; ".join(errors)
+    return out
 
 
 def check_structure(cif: str, timeout: float = 600.0) -> dict:
-    """MOFChecker checks of one CIF (run inside a worker process)."""
-    out: dict = {c: None for c in CHECK_COLUMNS}
-    errors = []
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(max(1, int(timeout)))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from mofchecker import MOFChecker
-
-            mc = MOFChecker.from_cif(cif)
-            for col, attr, good in CHECKS:
-                try:
-                    out[col] = bool(getattr(mc, attr)) == good
-                except _Timeout:
-                    raise
-                except Exception as e:  # a failing check is a failed check, with its reason
-                    errors.append(f"{attr}: {type(e).__name__}: {str(e)[:120]}")
-    except _Timeout:
-        errors.append(f"MOFChecker took longer than {timeout:.0f} s")
-    except Exception as e:
-        errors.append(f"MOFChecker could not read the structure: {type(e).__name__}: {e}")
-    finally:
-        signal.alarm(0)
-    out["check_errors"] = "; ".join(errors)
+    """MOFChecker checks of one CIF in a child process with a hard time limit: its EQeq charge
+    check is C++ that a Python alarm cannot interrupt, and a junk structure can keep it busy."""
+    outcome = run_in_child(
+        mofchecker_checks, [str(cif)], timeout=timeout, env={"OMP_NUM_THREADS": "1"}
+    )
+    if isinstance(outcome, Done):
+        return outcome.value
+    out: dict = dict.fromkeys(CHECK_COLUMNS)
+    if isinstance(outcome, TimedOut):
+        out["check_errors"] = f"MOFChecker took longer than {timeout:.0f} s"
+    elif isinstance(outcome, Crashed):
+        out["check_errors"] = f"MOFChecker died (exit code {outcome.exit_code}): {outcome.output}"
+    else:
+        out["check_errors"] = f"MOFChecker could not read the structure: {outcome.error}"
     return out
 
 

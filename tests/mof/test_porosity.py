@@ -36,3 +36,18 @@ def test_bad_cif_is_an_error_not_a_crash(cif_dir, tmp_path):
     assert res["error"] and "truncated" in res["error"]
     (tmp_path / "empty.cif").write_text("")
     assert porosity(tmp_path / "empty.cif")["error"]
+
+
+def test_a_timed_out_run_is_not_retried(cif_dir, monkeypatch):
+    import mof.porosity as porosity_module
+
+    calls = []
+
+    def slow(cif, probe_radius, samples, timeout):
+        calls.append(cif)
+        return {"error": f"zeo++ took longer than {timeout:.0f} s", "timed_out": True}
+
+    monkeypatch.setattr(porosity_module, "_run_child", slow)
+    res = porosity(cif_dir / "FIQCEN_clean.cif", timeout=5)
+    assert len(calls) == 1
+    assert res["error"] == "zeo++ took longer than 5 s" and res["jittered"] is False

@@ -71,3 +71,38 @@ def test_stage_validates_every_relaxed_cif_and_keeps_the_relax_status(tmp_path, 
         "c": "not_converged",
     }
     assert "3 valid (1 of them relaxed with convergence" in lines[0]
+
+
+def test_a_checker_stuck_where_python_cannot_interrupt_it_is_stopped_at_the_time_limit(
+    cif_dir, tmp_path, monkeypatch
+):
+    """MOFChecker's EQeq charges are C++: a structure that keeps it busy must not hold the
+    stage. A stand-in mofchecker blocks SIGALRM (as C code holds off Python's handlers) and
+    sleeps 60 s; the checks must come back after the 3 s limit as a timeout."""
+    import os
+    import sys
+    import time
+
+    from mof.validate import check_structure
+    from tests.conftest import REPO
+
+    fake = tmp_path / "mofchecker"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import signal, time\n"
+        "class MOFChecker:\n"
+        "    @classmethod\n"
+        "    def from_cif(cls, cif):\n"
+        "        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
+        "        time.sleep(60)\n"
+    )
+    # the stand-in replaces mofchecker here and in any child process
+    path = os.pathsep.join([str(tmp_path), str(REPO), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mofchecker", raising=False)
+    t0 = time.monotonic()
+    out = check_structure(str(cif_dir / "FIQCEN_clean.cif"), timeout=3)
+    assert time.monotonic() - t0 < 45
+    assert out["check_errors"] == "MOFChecker took longer than 3 s"
+    assert all(out[c] is None for c in CHECK_COLUMNS)

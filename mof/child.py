@@ -8,7 +8,9 @@ each structure's engine work runs in a child process through :func:`run_in_child
   ``{"value": ...}`` (or ``{"error": "Type: message"}`` when the function raised) to the result
   file, so the result must be JSON-serialisable;
 * the child has no stdin, its own process group (so that a time-out kills whatever it started
-  as well) and dies with its parent (:func:`mof.resume.die_with_parent`);
+  as well) and dies with its parent (it calls :func:`mof.resume.die_with_parent` itself at
+  start-up: no Python runs between fork and exec, where a lock held by another thread of the
+  parent at the fork would deadlock the child before its time limit even starts);
 * when the parent is stopped while it waits (SIGTERM turned into SystemExit by
   :func:`mof.resume.exit_on_sigterm`, Ctrl-C), the child's group is killed before the exception
   goes on.
@@ -34,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Crashed", "Done", "Failed", "Outcome", "TimedOut", "run_in_child"]
+
+#: the environment variable that tells a child the PID of the process that started it
+PARENT_ENV = "MOF_CHILD_PARENT"
 
 
 @dataclass(frozen=True)
@@ -110,10 +115,10 @@ def run_in_child(
         env: extra environment variables for the child (on top of this process's).
         workdir: folder for the result file (a temporary folder of its own when None).
     """
-    from mof.resume import die_with_parent, temp_prefix
+    from mof.resume import temp_prefix
 
     cmd = [sys.executable, "-m", "mof.child", _target_name(func), json.dumps(list(args))]
-    child_env = {**os.environ, **(env or {})}
+    child_env = {**os.environ, **(env or {}), PARENT_ENV: str(os.getpid())}
     own = tempfile.TemporaryDirectory(prefix=temp_prefix("child")) if workdir is None else None
     with own or contextlib.nullcontext():
         result = Path(own.name if own else workdir) / "child-result.json"
@@ -128,7 +133,6 @@ def run_in_child(
             errors="replace",
             env=child_env,
             start_new_session=True,  # its own process group: killed as a whole
-            preexec_fn=die_with_parent,
         )
         try:
             output, _ = proc.communicate(timeout=timeout)
@@ -150,6 +154,10 @@ def run_in_child(
 
 def _main(target: str, args_json: str, result_path: str) -> None:
     """The child's side: import the target, call it, write the result file."""
+    from mof.resume import die_with_parent
+
+    parent = os.environ.get(PARENT_ENV)
+    die_with_parent(int(parent) if parent else None)
     module, name = target.split(":", 1)
     func: Any = importlib.import_module(module)
     for part in name.split("."):

@@ -8,7 +8,7 @@ not outlive their process, and a lock file that keeps two processes off one chec
 * :func:`temp_prefix`, :func:`sweep_stale_temp`: temporary folders carry the PID of the process
   that made them, so a later run removes those whose process is dead (killed with SIGKILL,
   where no ``finally`` runs).
-* :func:`die_with_parent`: a ``preexec_fn`` that makes a child process die with its parent.
+* :func:`die_with_parent`: called by a child process at start-up so that it dies with its parent.
 * :class:`PidLock`: a lock file holding its owner's PID; refused while that process lives, taken
   over when it is dead.
 """
@@ -42,15 +42,20 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def die_with_parent() -> None:
-    """``preexec_fn`` for subprocesses: SIGKILL the child when its parent dies (Linux only; a
-    no-op elsewhere), so that a killed batch leaves no engine running on its own."""
+def die_with_parent(parent: int | None = None) -> None:
+    """Make this process receive SIGKILL when its parent dies (Linux only; a no-op elsewhere),
+    so that a killed batch leaves no engine running on its own. Called by the child itself at
+    start-up (never as a ``preexec_fn``: Python code between fork and exec can deadlock on a
+    lock another thread held at the fork). With ``parent`` (the PID that started this process),
+    exits at once when that parent is already gone."""
     try:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
+        return
+    if parent is not None and os.getppid() != parent:  # it died before the prctl
+        os._exit(1)
 
 
 def exit_on_sigterm() -> None:

@@ -59,3 +59,58 @@ def test_the_result_file_goes_to_the_given_folder(tmp_path):
 def test_a_lambda_is_refused():
     with pytest.raises(ValueError, match="cannot be imported"):
         run_in_child(lambda: 1)
+
+
+def write_pid_and_sleep(path: str) -> None:
+    """A child target for the test below: its PID to ``path``, then sleep."""
+    import os
+    from pathlib import Path
+
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(120)
+
+
+def test_a_child_dies_with_the_process_that_started_it(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    pid_file = tmp_path / "pid"
+    code = (
+        "from mof.child import run_in_child; "
+        f"run_in_child('tests.mof.test_child:write_pid_and_sleep', [{str(pid_file)!r}])"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    deadline = time.time() + 60
+    while not pid_file.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    assert pid_alive(child)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while pid_alive(child) and not _is_zombie(child) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not pid_alive(child) or _is_zombie(child)
+
+
+def test_no_python_runs_between_fork_and_exec(monkeypatch):
+    """A ``preexec_fn`` runs Python in the forked child, where a lock held by another thread of
+    the parent (a worker with BLAS threads) deadlocks it before exec: Popen never returns and
+    the time limit never starts. The child sets its parent-death signal itself instead."""
+    import subprocess
+
+    import mof.child
+
+    seen = []
+
+    class Recording(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            seen.append(kwargs.get("preexec_fn"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(mof.child.subprocess, "Popen", Recording)
+    assert run_in_child("math:sqrt", [9.0], timeout=60) == Done(3.0)
+    assert seen == [None]

@@ -81,6 +81,9 @@ stop() {
 start() {
     install
     stop
+    # a throwaway cluster: jobs recovered from an earlier run that was killed (a CI run cut off)
+    # would hold the node, which then never becomes idle
+    rm -rf /var/spool/slurmctld /var/spool/slurmd
     configure
     runuser -u munge -- /usr/sbin/munged
     /usr/sbin/slurmctld

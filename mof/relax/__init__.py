@@ -19,7 +19,10 @@ One structure, start to finish:
    and bonded terms that name one atom twice (the i-j-k-i dihedrals it writes for
    three-membered metal rings, which LAMMPS rejects) are dropped from the data file
    (:mod:`mof.relax.lammps_data`).
-3. **Minimisation** (same child, :mod:`mof.relax.engine`): conjugate gradients at fixed cell
+3. **Minimisation** (same child, :mod:`mof.relax.engine`): with ``soft_start``, a CIF that
+   lists its bonds (an assembly's) first gets a fixed-cell minimisation with the Lennard-Jones
+   repulsion of 1-3 pairs on (UFF excludes them, and a strained assembly can fold two atoms
+   bonded to one centre onto each other); conjugate gradients at fixed cell
    (FIRE after it when CG's line search stalls above ``force_tolerance``),
    then up to ``cycles`` rounds of a short cell relaxation (``box_iterations`` of ``fix
    box/relax`` at zero pressure with ``vmax`` and ``nreset``; ``box_relax`` couples the cell

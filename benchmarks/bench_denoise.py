@@ -4,7 +4,8 @@ Needs a trained model and the default run's tables (run the README's main comman
 the validation MOFs and a few fixed times t, noises them with the model's forward process and
 prints, per t: the centre noise scale sigma_mu (fractional), the centre loss of the model next to
 that of the identity prediction (mu_0 = mu_t; what an untrained position update gives), the
-cosine between the predicted and the true denoising step, and the ratio of their lengths. A
+cosine between the predicted and the true denoising step, the ratio of their lengths, and the
+share of blocks whose predicted embedding decodes (nearest library block) to the true block. A
 network that has learned positions has cosines near 1 at small noise and losses well below the
 identity's; this is where assembly's "connections do not meet" comes from.
 
@@ -21,6 +22,7 @@ import torch
 from model.checkpoint import load_model
 from model.data import load_coarse_mofs, make_batch
 from model.geometry import min_image_frac
+from model.index import NearestBlockIndex
 from mof.tables import read_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,10 +38,10 @@ def main() -> None:
     res = Path(args.results)
     model, _, _ = load_model(args.model or res / "train" / "denoiser.pt")
     model.eval()
-    mofs = load_coarse_mofs(
-        read_table(res / "preprocess" / "mofs.parquet"),
-        read_table(res / "embed" / "embeddings.parquet"),
-    )
+    embeddings = read_table(res / "embed" / "embeddings.parquet")
+    mofs = load_coarse_mofs(read_table(res / "preprocess" / "mofs.parquet"), embeddings)
+    index = NearestBlockIndex.from_table(embeddings)
+    library = set(index.ids)
     mofs = [m for m in mofs if m.split == args.split]
     batch = make_batch(mofs, model.stats)
     mask = batch.mask.to(batch.mu.dtype)
@@ -51,7 +53,17 @@ def main() -> None:
         return float(per.mean())
 
     print(f"{len(mofs)} {args.split} MOFs, model {args.model or res / 'train' / 'denoiser.pt'}")
-    print("     t  sigma_mu  loss(model)  loss(identity)  cos(step, true)  |step|/|true|")
+
+    def recovered(pred_s: torch.Tensor) -> float:
+        """Share of the library blocks among ``mofs`` whose predicted embedding decodes to them."""
+        s = (pred_s * model.s_std + model.s_mean).numpy()
+        hits = []
+        for i, m in enumerate(mofs):
+            ids, _ = index.query(s[i, : m.k])
+            hits += [b == p for b, p in zip(m.block_ids, ids[:, 0]) if b in library]
+        return float(sum(hits) / max(1, len(hits)))
+
+    print("     t  sigma_mu  loss(model)  loss(identity)  cos(step, true)  |step|/|true|  blocks")
     for tv in (float(x) for x in args.times.split(",")):
         t = torch.full((len(mofs),), tv)
         _, noise = model.draw(batch, list(range(len(mofs))))
@@ -65,7 +77,7 @@ def main() -> None:
         ratio = float(torch.sqrt((step**2).sum() / (true**2).sum()))
         print(
             f"{tv:6.2f}  {float(sig[0]):8.3f}  {loss(pred['mu'], sig):11.3f}  "
-            f"{loss(noisy.mu, sig):14.3f}  {cos:15.3f}  {ratio:13.3f}"
+            f"{loss(noisy.mu, sig):14.3f}  {cos:15.3f}  {ratio:13.3f}  {recovered(pred['s']):6.3f}"
         )
 
 

@@ -72,6 +72,7 @@ class TrainConfig(StageConfig):
     self_cond_prob: float = 0.5
     mu_sigma_min: float = 0.01
     mu_sigma_max: float = 1.0
+    skip: bool = False
     checkpoint_every: int = 250
     seed: int = 0
     device: str = "auto"
@@ -89,6 +90,7 @@ class SampleConfig(StageConfig):
     seed: int = 0
     device: str = "auto"
     decode_top_k: int = 5
+    mu_noise_scale: float = 1.0
 
 
 def pick_device(name: str) -> torch.device:

@@ -23,7 +23,9 @@ this over MOFDiff's VAE latent because it keeps one generative mechanism for eve
 continuous and needs no encoder at sampling time; property-guided generation can be added as
 classifier-free guidance on the same network.
 
-The network predicts the clean structure (x0-prediction) with self-conditioning: during training,
+The network predicts the clean structure (x0-prediction; for the variance-preserving fields, with
+``skip``, as ``alpha_t x_t + sigma_t F`` so that the noisy input passes through) with
+self-conditioning: during training,
 half of the steps first run the network without gradients and feed its prediction back as input;
 the sampler feeds each step's prediction to the next. Losses: fractional minimum-image error of
 mu weighted by 1 / (sigma_mu(t)^2 + 0.02^2); the squared Frobenius distance of the standardised
@@ -133,9 +135,11 @@ class CoarseDiffusion(nn.Module):
         mu_sigma_min: float = 0.01,
         mu_sigma_max: float = 1.0,
         loss_weights: dict | None = None,
+        skip: bool = False,
     ):
         super().__init__()
         self.network = network
+        self.skip = skip
         self.stats = stats
         self.vp = CosineVP()
         self.ve = GeometricVE(mu_sigma_min, mu_sigma_max)
@@ -212,9 +216,21 @@ class CoarseDiffusion(nn.Module):
         )
 
     def predict(self, noisy: CoarseBatch, t: torch.Tensor, sc: dict | None = None) -> dict:
-        return self.network(
+        """The clean-structure prediction at times ``t`` (B,). With ``skip`` the network's ``s``
+        and ``y`` outputs F are the corrections in ``x_0 = alpha_t x_t + sigma_t F`` (the
+        variance-preserving skip of v-prediction, for unit-variance data): at small t the
+        prediction is then the noisy input itself unless the network moves it, instead of
+        whatever the network rebuilds from its features."""
+        out = self.network(
             noisy.mu, noisy.sigma, noisy.s, self.lattice_matrix(noisy.y), t, noisy.mask, sc
         )
+        if not self.skip:
+            return out
+        alpha, scale = self.vp.alpha_sigma(t)
+        out = dict(out)
+        out["s"] = alpha[:, None, None] * noisy.s + scale[:, None, None] * out["s"]
+        out["y"] = alpha[:, None] * noisy.y + scale[:, None] * out["y"]
+        return out
 
     # -- loss -------------------------------------------------------------------------------
     def forward(self, batch: CoarseBatch, t: torch.Tensor, noise: dict, self_cond: bool) -> dict:
@@ -254,12 +270,24 @@ class CoarseDiffusion(nn.Module):
 
 class CoarseSampler:
     """Ancestral sampler (exact Gaussian posteriors given the predicted clean structure) with
-    self-conditioning, for a trained :class:`CoarseDiffusion`."""
+    self-conditioning, for a trained :class:`CoarseDiffusion`.
 
-    def __init__(self, diffusion: CoarseDiffusion, steps: int = 100, self_cond: bool = True):
+    ``mu_noise_scale`` multiplies the noise of each reverse step of the centres (1: the exact
+    posterior; below 1: a lower-temperature sampler that follows the predicted centres more
+    closely, as protein-structure diffusion samplers do; 0: no noise after the initial draw).
+    """
+
+    def __init__(
+        self,
+        diffusion: CoarseDiffusion,
+        steps: int = 100,
+        self_cond: bool = True,
+        mu_noise_scale: float = 1.0,
+    ):
         self.diffusion = diffusion
         self.steps = steps
         self.self_cond = self_cond
+        self.mu_noise_scale = mu_noise_scale
 
     def sample_k(self, n: int, generator: torch.Generator) -> list[int]:
         """Draw n block counts from the training distribution of K."""
@@ -314,7 +342,7 @@ class CoarseSampler:
             ratio = vs / vt
             mean = pred["mu"] + ratio * min_image_frac(mu - pred["mu"])
             std = torch.sqrt((vt - vs) * ratio)
-            mu = wrap(mean + std * rn(b, k, 3).to(device))
+            mu = wrap(mean + self.mu_noise_scale * std * rn(b, k, 3).to(device))
         params = dif.lattice_params(pred["y"])
         return {
             "mu": wrap(pred["mu"]).cpu(),

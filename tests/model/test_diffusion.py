@@ -67,6 +67,27 @@ def test_loss_is_finite_and_differentiable(coarse_mofs):
         assert grads and all(torch.isfinite(g).all() for g in grads)
 
 
+@pytest.mark.parametrize("skip", [True, False])
+def test_skip_passes_the_noisy_embeddings_and_lattice_through_at_small_t(coarse_mofs, skip):
+    """With the skip an untrained network's prediction at small t is the noisy input; without
+    it, the network rebuilds embeddings and lattice from its features, far from the input."""
+    dif, stats = _diffusion(coarse_mofs)
+    dif.skip = skip
+    batch = make_batch(coarse_mofs, stats)
+    t, noise = CoarseDiffusion.draw(batch, list(range(len(coarse_mofs))))
+    t = torch.full_like(t, 1e-3)
+    noisy = dif.q_sample(batch, t, noise)
+    with torch.no_grad():
+        pred = dif.predict(noisy, t)
+    m = batch.mask
+    rel_s = (pred["s"] - noisy.s)[m].norm() / noisy.s[m].norm()
+    rel_y = (pred["y"] - noisy.y).norm() / noisy.y.norm()
+    if skip:
+        assert rel_s < 0.01 and rel_y < 0.01
+    else:
+        assert rel_s > 0.5 and rel_y > 0.5
+
+
 def test_vp_posterior_matches_bayes_rule_on_a_grid():
     """q(x_s | x_t, x0) for alpha_s = 0.9, alpha_t = 0.6 (variance preserving), computed without
     the implementation's formula: the density p(x_s | x0) p(x_t | x_s) on a fine grid of x_s,
@@ -105,3 +126,28 @@ def test_sampler_same_seed_same_samples(coarse_mofs):
     assert torch.all((a["mu"] >= 0) & (a["mu"] < 1))
     assert torch.linalg.eigvalsh(a["sigma"][a["mask"]]).min() > 0
     assert torch.all(a["params"][:, :3] > 0)
+
+
+class _EchoNetwork(torch.nn.Module):
+    """Predicts the noisy input as the clean structure (embeddings and lattice zero)."""
+
+    def forward(self, mu, sigma, s, lattice, t, mask, sc=None):
+        return {"mu": mu, "sigma": sigma, "s": torch.zeros_like(s), "y": s.new_zeros(len(s), 6)}
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0])
+def test_centre_noise_scale_of_the_sampler(coarse_mofs, scale):
+    """With a network that predicts the centres where they are, only the reverse steps' noise
+    moves them: none at scale 0 (the centres stay at their initial draw), some at scale 1."""
+    stats = compute_stats(coarse_mofs)
+    dif = CoarseDiffusion(_EchoNetwork(), stats)
+    sampler = CoarseSampler(dif, steps=10, mu_noise_scale=scale)
+    ks = [4, 3]
+    out = sampler.sample(ks, torch.Generator().manual_seed(7))
+    start = torch.rand(2, 4, 3, generator=torch.Generator().manual_seed(7))
+    moved = (out["mu"] - start)[out["mask"]]
+    moved = (moved - torch.round(moved)).abs().max()
+    if scale == 0.0:
+        assert moved < 1e-6
+    else:
+        assert moved > 0.01

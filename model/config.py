@@ -90,7 +90,7 @@ class SampleConfig(StageConfig):
     seed: int = 0
     device: str = "auto"
     decode_top_k: int = 5
-    mu_noise_scale: float = 1.0
+    mu_noise_scale: float = 0.0
 
 
 def pick_device(name: str) -> torch.device:

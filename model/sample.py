@@ -90,7 +90,7 @@ def sample_coarse(
     device: str = "auto",
     progress: bool = True,
     decode_top_k: int = 5,
-    mu_noise_scale: float = 1.0,
+    mu_noise_scale: float = 0.0,
 ) -> pd.DataFrame:
     """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns)."""
     dev = torch.device(

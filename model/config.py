@@ -91,6 +91,7 @@ class SampleConfig(StageConfig):
     device: str = "auto"
     decode_top_k: int = 5
     mu_noise_scale: float = 0.0
+    s_noise_scale: float = 1.0
 
 
 def pick_device(name: str) -> torch.device:

@@ -274,7 +274,8 @@ class CoarseSampler:
 
     ``mu_noise_scale`` multiplies the noise of each reverse step of the centres (1: the exact
     posterior; below 1: a lower-temperature sampler that follows the predicted centres more
-    closely, as protein-structure diffusion samplers do; 0: no noise after the initial draw).
+    closely, as protein-structure diffusion samplers do; 0: no noise after the initial draw);
+    ``s_noise_scale`` does the same for the embeddings.
     """
 
     def __init__(
@@ -283,11 +284,13 @@ class CoarseSampler:
         steps: int = 100,
         self_cond: bool = True,
         mu_noise_scale: float = 1.0,
+        s_noise_scale: float = 1.0,
     ):
         self.diffusion = diffusion
         self.steps = steps
         self.self_cond = self_cond
         self.mu_noise_scale = mu_noise_scale
+        self.s_noise_scale = s_noise_scale
 
     def sample_k(self, n: int, generator: torch.Generator) -> list[int]:
         """Draw n block counts from the training distribution of K."""
@@ -336,7 +339,7 @@ class CoarseSampler:
                 *scales,
                 (random_symmetric((b, k), generator=generator) / math.sqrt(2.0)).to(device),
             )
-            s = vp_posterior(s, pred["s"], *scales, rn(b, k, d).to(device))
+            s = vp_posterior(s, pred["s"], *scales, self.s_noise_scale * rn(b, k, d).to(device))
             y = vp_posterior(y, pred["y"], *scales, rn(b, 6).to(device))
             vt, vs = dif.ve.sigma(t) ** 2, dif.ve.sigma(t_next) ** 2
             ratio = vs / vt

@@ -91,6 +91,7 @@ def sample_coarse(
     progress: bool = True,
     decode_top_k: int = 5,
     mu_noise_scale: float = 0.0,
+    s_noise_scale: float = 1.0,
 ) -> pd.DataFrame:
     """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns)."""
     dev = torch.device(
@@ -109,7 +110,9 @@ def sample_coarse(
     index = NearestBlockIndex.from_table(embeddings)
     kind_of = dict(zip(embeddings["block_id"], embeddings["kind"]))
     ncp = dict(zip(building_blocks["block_id"], building_blocks["n_connections"]))
-    sampler = CoarseSampler(model, steps=steps, mu_noise_scale=mu_noise_scale)
+    sampler = CoarseSampler(
+        model, steps=steps, mu_noise_scale=mu_noise_scale, s_noise_scale=s_noise_scale
+    )
     rows = []
     n_batches = (n + batch_size - 1) // batch_size
     bar = tqdm(
@@ -202,6 +205,7 @@ def run(
         device=sc.device,
         decode_top_k=sc.decode_top_k,
         mu_noise_scale=sc.mu_noise_scale,
+        s_noise_scale=sc.s_noise_scale,
     )
     write_table(df, outputs["coarse"])
     say(

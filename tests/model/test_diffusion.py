@@ -129,10 +129,10 @@ def test_sampler_same_seed_same_samples(coarse_mofs):
 
 
 class _EchoNetwork(torch.nn.Module):
-    """Predicts the noisy input as the clean structure (embeddings and lattice zero)."""
+    """Predicts the noisy input as the clean structure (the lattice zero)."""
 
     def forward(self, mu, sigma, s, lattice, t, mask, sc=None):
-        return {"mu": mu, "sigma": sigma, "s": torch.zeros_like(s), "y": s.new_zeros(len(s), 6)}
+        return {"mu": mu, "sigma": sigma, "s": s.clone(), "y": s.new_zeros(len(s), 6)}
 
 
 @pytest.mark.parametrize("scale", [0.0, 1.0])
@@ -151,3 +151,27 @@ def test_centre_noise_scale_of_the_sampler(coarse_mofs, scale):
         assert moved < 1e-6
     else:
         assert moved > 0.01
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0])
+def test_embedding_noise_scale_of_the_sampler(coarse_mofs, scale):
+    """With a network that predicts the embeddings as they are, every noiseless reverse step
+    multiplies them by one common factor: at scale 0 the final embeddings are the initial draw
+    times one number; at scale 1 the steps' noise makes the ratios differ."""
+    from model.geometry import random_symmetric
+
+    stats = compute_stats(coarse_mofs)
+    dif = CoarseDiffusion(_EchoNetwork(), stats)
+    sampler = CoarseSampler(dif, steps=10, s_noise_scale=scale)
+    ks = [4, 4]
+    out = sampler.sample(ks, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    torch.rand(2, 4, 3, generator=g)
+    random_symmetric((2, 4), generator=g)
+    start = torch.randn(2, 4, len(stats.s_mean), generator=g)
+    ratio = (out["s"] - dif.s_mean) / dif.s_std / start
+    spread = float(ratio.max() - ratio.min())
+    if scale == 0.0:
+        assert spread < 1e-4 * float(ratio.abs().max())
+    else:
+        assert spread > 0.1 * float(ratio.abs().max())

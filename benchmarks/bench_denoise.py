@@ -44,6 +44,7 @@ def main() -> None:
     library = set(index.ids)
     mofs = [m for m in mofs if m.split == args.split]
     batch = make_batch(mofs, model.stats)
+    true_ids = [b for m in mofs for b in m.block_ids]  # in the order of batch.s[batch.mask]
     mask = batch.mask.to(batch.mu.dtype)
     n = mask.sum(1).clamp(min=1)
 
@@ -56,11 +57,8 @@ def main() -> None:
 
     def recovered(pred_s: torch.Tensor) -> float:
         """Share of the library blocks among ``mofs`` whose predicted embedding decodes to them."""
-        s = (pred_s * model.s_std + model.s_mean).numpy()
-        hits = []
-        for i, m in enumerate(mofs):
-            ids, _ = index.query(s[i, : m.k])
-            hits += [b == p for b, p in zip(m.block_ids, ids[:, 0]) if b in library]
+        ids, _ = index.query((pred_s * model.s_std + model.s_mean)[batch.mask].numpy())
+        hits = [b == p for b, p in zip(true_ids, ids[:, 0]) if b in library]
         return float(sum(hits) / max(1, len(hits)))
 
     print("     t  sigma_mu  loss(model)  loss(identity)  cos(step, true)  |step|/|true|  blocks")

@@ -71,6 +71,24 @@ def memorised_share(coarse, mofs) -> float:
     return float(np.mean([k in train for k in keys])) if keys else 0.0
 
 
+def metal_counts(block_lists, blocks) -> dict[str, float]:
+    """Share of structures with 1, 2 and 3 or more metal elements on their node blocks (and 0:
+    no node), from lists of block ids and the library table (``block_id``, ``elements``)."""
+    from model.decode import metals_of
+
+    metals = {b: metals_of(e) for b, e in zip(blocks["block_id"], blocks["elements"])}
+    counts = [
+        len(frozenset().union(*(metals.get(b, frozenset()) for b in ids))) for ids in block_lists
+    ]
+    n = max(1, len(counts))
+    return {
+        "0": sum(c == 0 for c in counts) / n,
+        "1": sum(c == 1 for c in counts) / n,
+        "2": sum(c == 2 for c in counts) / n,
+        "3+": sum(c >= 3 for c in counts) / n,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--results", default=str(REPO / "results"), help="a run's results folder")
@@ -119,6 +137,7 @@ def main() -> None:
             "model": str(model),
             "embeddings": str(res / "embed" / "embeddings.parquet"),
             "blocks": str(res / "embed" / "library_blocks.parquet"),
+            "instances": str(res / "preprocess" / "block_instances.parquet"),
         },
         {"coarse": str(p["coarse"]) + ".parquet"},
         "sample",
@@ -202,6 +221,16 @@ def main() -> None:
     print(
         f"memorisation: {100 * memorised_share(coarse, mofs):.1f}% of samples have the "
         "building-block multiset of a training MOF"
+    )
+    lib = read_table(res / "embed" / "library_blocks.parquet", columns=["block_id", "elements"])
+    train = mofs.loc[mofs["split"] == "train", "block_ids"]
+
+    def shares(c: dict[str, float]) -> str:
+        return ", ".join(f"{k}: {100 * v:.0f}%" for k, v in c.items())
+
+    print(
+        f"metal elements per structure: samples {shares(metal_counts(coarse['block_ids'], lib))}; "
+        f"training MOFs {shares(metal_counts(train, lib))}"
     )
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
 

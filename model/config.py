@@ -92,6 +92,7 @@ class SampleConfig(StageConfig):
     decode_top_k: int = 5
     mu_noise_scale: float = 0.0
     s_noise_scale: float = 1.0
+    coherent_metals: bool = False
 
 
 def pick_device(name: str) -> torch.device:

@@ -11,7 +11,7 @@ lattice_params      a, b, c (A), alpha, beta, gamma (degrees)
 centres_frac        3 K floats, Gaussian centres, fractional
 sigmas              9 K floats, (K, 3, 3) Gaussian shapes, Angstrom^2
 embeddings          K d floats, (K, d) sampled building-block embeddings
-block_ids           K nearest library building blocks (exact search, Euclidean)
+block_ids           K decoded library building blocks (below)
 block_kinds         K node / linker
 decode_distance     K distances to the chosen library vectors
 n_redecoded         blocks that are not the nearest one (balanced decoding, below)
@@ -19,15 +19,15 @@ n_cp_node           connection points on the decoded nodes
 n_cp_linker         connection points on the decoded linkers
 compatible          the two counts are equal (every node point can meet a linker point)
 note                why not, when not compatible
+metals              the metal combination the nodes were decoded within (";"-joined, or empty)
 ==================  ==========================================================================
 
-Decoding. ``decode_top_k = 1`` decodes every sampled embedding to its nearest library block.
-With ``decode_top_k = k > 1`` (the default, 5) the decoder chooses, for each Gaussian, one of its
-k nearest blocks so that the sum of distances is smallest *subject to* the sample having a node
-and a linker and as many connection points on nodes as on linkers (the condition assembly needs);
-an exact dynamic programme over the connection-point difference. When no choice balances, the
-nearest blocks are kept and the sample is marked not compatible. ``n_redecoded`` counts the
-Gaussians that did not get their nearest block.
+Decoding (:mod:`model.decode`): ``decode_top_k = 1`` decodes every sampled embedding to its
+nearest library block; with ``decode_top_k = k > 1`` (the default, 5) each Gaussian gets one of
+its k nearest blocks so that the sample has a node and a linker and as many connection points on
+nodes as on linkers; with ``coherent_metals`` the node blocks of a sample also carry the metals
+of one combination seen in a training MOF (``metals``; empty when the rule is off or no
+combination balances). ``n_redecoded`` counts the Gaussians that did not get their nearest block.
 """
 
 from __future__ import annotations
@@ -42,40 +42,9 @@ from tqdm import tqdm
 
 from model.checkpoint import embeddings_fingerprint, load_model
 from model.config import SampleConfig
+from model.decode import BlockDecoder, metals_of, training_metal_sets
 from model.diffusion import CoarseSampler
-from model.index import NearestBlockIndex
 from mof.tables import to_cell
-
-
-def balanced_choice(
-    options: list[list[tuple[float, int, bool]]],
-) -> list[int] | None:
-    """Choose one option per Gaussian: least total distance with balanced connection points.
-
-    Args:
-        options: per Gaussian, its candidates ``(distance, n_connections, is_node)``.
-
-    Returns:
-        the chosen candidate index per Gaussian, or None when no choice has a node, a linker and
-        as many connection points on nodes as on linkers.
-    """
-    # state: (node CPs - linker CPs, has node, has linker) -> (cost, choices)
-    states: dict[tuple[int, bool, bool], tuple[float, list[int]]] = {(0, False, False): (0.0, [])}
-    for cands in options:
-        nxt: dict[tuple[int, bool, bool], tuple[float, list[int]]] = {}
-        for (diff, has_n, has_l), (cost, picks) in states.items():
-            for ci, (dist, ncp, is_node) in enumerate(cands):
-                key = (
-                    diff + (ncp if is_node else -ncp),
-                    has_n or is_node,
-                    has_l or not is_node,
-                )
-                c = cost + float(dist)
-                if key not in nxt or c < nxt[key][0]:
-                    nxt[key] = (c, [*picks, ci])
-        states = nxt
-    best = states.get((0, True, True))
-    return None if best is None else best[1]
 
 
 def sample_coarse(
@@ -92,8 +61,12 @@ def sample_coarse(
     decode_top_k: int = 5,
     mu_noise_scale: float = 0.0,
     s_noise_scale: float = 1.0,
+    instances: pd.DataFrame | None = None,
+    coherent_metals: bool = False,
 ) -> pd.DataFrame:
-    """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns)."""
+    """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns).
+    ``coherent_metals`` needs ``instances`` (``mof_id``, ``block_id``, ``split``: which blocks
+    each training MOF has), from which the allowed metal combinations are read."""
     dev = torch.device(
         "cuda"
         if device == "auto" and torch.cuda.is_available()
@@ -107,9 +80,28 @@ def sample_coarse(
             f"({state.get('embeddings_hash')} != {fp}); retrain it "
             "(snakemake --forcerun train_diffusion) or point the sampler at the right table"
         )
-    index = NearestBlockIndex.from_table(embeddings)
-    kind_of = dict(zip(embeddings["block_id"], embeddings["kind"]))
+    lib = embeddings[embeddings["in_library"]]
+    kind_of = dict(zip(lib["block_id"], lib["kind"]))
     ncp = dict(zip(building_blocks["block_id"], building_blocks["n_connections"]))
+    els = dict(zip(building_blocks["block_id"], building_blocks["elements"]))
+    metals = {
+        b: metals_of(els[b]) if kind_of[b] == "node" and b in els else frozenset()
+        for b in lib["block_id"]
+    }
+    sets = None
+    if coherent_metals:
+        if instances is None:
+            raise ValueError("coherent_metals needs the block instances of the training MOFs")
+        sets = training_metal_sets(instances, metals)
+    decoder = BlockDecoder(
+        lib["block_id"].to_numpy(),
+        np.stack(lib["vector"].to_numpy()),
+        [kind_of[b] for b in lib["block_id"]],
+        [int(ncp[b]) for b in lib["block_id"]],
+        [metals[b] for b in lib["block_id"]],
+        top_k=decode_top_k,
+        metal_sets=sets,
+    )
     sampler = CoarseSampler(
         model, steps=steps, mu_noise_scale=mu_noise_scale, s_noise_scale=s_noise_scale
     )
@@ -129,19 +121,8 @@ def sample_coarse(
         out = sampler.sample(ks, gen, device=dev)
         for j, k in enumerate(ks):
             emb = out["s"][j, :k].numpy()
-            top_ids, top_dist = index.query(emb, max(1, decode_top_k))
-            picks = None
-            if decode_top_k > 1:
-                picks = balanced_choice(
-                    [
-                        [(d, int(ncp[b]), kind_of[b] == "node") for b, d in zip(bs, ds)]
-                        for bs, ds in zip(top_ids, top_dist)
-                    ]
-                )
-            if picks is None:
-                picks = [0] * k
-            ids = [str(top_ids[g, c]) for g, c in enumerate(picks)]
-            dist = np.array([top_dist[g, c] for g, c in enumerate(picks)])
+            dec = decoder.decode(emb)
+            ids, dist = dec.ids, dec.distance
             kinds = [kind_of[b] for b in ids]
             n_node = int(sum(ncp[b] for b, kd in zip(ids, kinds) if kd == "node"))
             n_link = int(sum(ncp[b] for b, kd in zip(ids, kinds) if kd != "node"))
@@ -167,11 +148,12 @@ def sample_coarse(
                     "block_ids": ids,
                     "block_kinds": kinds,
                     "decode_distance": dist.tolist(),
-                    "n_redecoded": int(sum(c != 0 for c in picks)),
+                    "n_redecoded": dec.n_redecoded,
                     "n_cp_node": n_node,
                     "n_cp_linker": n_link,
                     "compatible": note == "",
                     "note": note,
+                    "metals": ";".join(sorted(dec.metals)),
                 }
             )
     return pd.DataFrame(rows)
@@ -187,7 +169,8 @@ def run(
     run_name: str = "default",
 ) -> pd.DataFrame:
     """The sample_coarse stage. ``inputs``: ``model`` (denoiser.pt), ``embeddings`` and
-    ``blocks`` (the decoding library); ``outputs["coarse"]``: coarse.parquet."""
+    ``blocks`` (the decoding library), ``instances`` (block instances, for
+    ``coherent_metals``); ``outputs["coarse"]``: coarse.parquet."""
     from mof.tables import read_table, write_table
 
     torch.set_num_threads(max(1, threads))
@@ -206,6 +189,12 @@ def run(
         decode_top_k=sc.decode_top_k,
         mu_noise_scale=sc.mu_noise_scale,
         s_noise_scale=sc.s_noise_scale,
+        instances=(
+            read_table(inputs["instances"], columns=["mof_id", "block_id", "split"])
+            if sc.coherent_metals
+            else None
+        ),
+        coherent_metals=sc.coherent_metals,
     )
     write_table(df, outputs["coarse"])
     say(

@@ -6,6 +6,7 @@ rule sample_coarse:
         model=rules.train_diffusion.output.model,
         embeddings=rules.embed_building_blocks.output.embeddings,
         blocks=rules.embed_building_blocks.output.library,
+        instances=rules.preprocess.output.instances,
     output:
         coarse="results/sample/{run}/coarse.parquet",
     params:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from model.data import compute_stats
-from model.sample import balanced_choice, sample_coarse
+from model.sample import sample_coarse
 from model.train import TrainConfig, embeddings_fingerprint, save_model, train
 
 
@@ -38,39 +38,6 @@ def test_same_seed_same_samples(tiny_model, random_embeddings, fixture_tables):
         assert len(r["block_ids"]) == k and len(r["centres_frac"]) == 3 * k
         assert set(r["block_ids"]) <= set(random_embeddings["block_id"])
         assert r["compatible"] == (r["n_cp_node"] == r["n_cp_linker"] and not r["note"])
-
-
-def test_balanced_choice_is_the_cheapest_balanced_decoding():
-    import itertools
-
-    rng = np.random.default_rng(0)
-    for _ in range(30):
-        k = int(rng.integers(2, 6))
-        options = [
-            [
-                (float(rng.random()), int(rng.choice([2, 3, 4, 6])), bool(rng.random() < 0.4))
-                for _ in range(3)
-            ]
-            for _ in range(k)
-        ]
-        best = None
-        for picks in itertools.product(range(3), repeat=k):
-            chosen = [options[g][c] for g, c in enumerate(picks)]
-            nodes = [c for c in chosen if c[2]]
-            links = [c for c in chosen if not c[2]]
-            if nodes and links and sum(c[1] for c in nodes) == sum(c[1] for c in links):
-                cost = sum(c[0] for c in chosen)
-                if best is None or cost < best[0] - 1e-12:
-                    best = (cost, list(picks))
-        got = balanced_choice(options)
-        if best is None:
-            assert got is None
-        else:
-            assert got is not None
-            assert sum(options[g][c][0] for g, c in enumerate(got)) == pytest.approx(best[0])
-    # already balanced nearest blocks are kept; nothing balances -> None
-    assert balanced_choice([[(0.1, 4, True), (0.2, 2, True)], [(0.1, 4, False)]]) == [0, 0]
-    assert balanced_choice([[(0.1, 4, True)], [(0.1, 3, False)]]) is None
 
 
 def test_balanced_decoding_changes_only_what_it_must(tiny_model, random_embeddings, fixture_tables):
@@ -126,3 +93,29 @@ def test_end_to_end_cifs_read_back(tmp_path, tiny_model, random_embeddings, fixt
             warnings.simplefilter("ignore")
             s = Structure.from_file(tmp_path / name)
         assert len(s) == n_atoms
+
+
+def test_coherent_metals_keeps_each_sample_within_a_training_combination(
+    tiny_model, random_embeddings, fixture_tables
+):
+    from model.decode import metals_of, training_metal_sets
+
+    _, _, inst, bb = fixture_tables
+    kw = dict(n=6, batch_size=3, steps=4, run="t", seed=3, progress=False)
+    with pytest.raises(ValueError, match="instances"):
+        sample_coarse(str(tiny_model), random_embeddings, bb, coherent_metals=True, **kw)
+    out = sample_coarse(
+        str(tiny_model), random_embeddings, bb, coherent_metals=True, instances=inst, **kw
+    )
+    metals = {
+        b: metals_of(e)
+        for b, e, k in zip(bb["block_id"], bb["elements"], bb["kind"])
+        if k == "node"
+    }
+    sets = training_metal_sets(inst, metals)
+    assert (out["metals"] != "").any()
+    for r in out.itertuples():
+        if r.metals:  # else no combination balanced: the decode without the rule
+            allowed = frozenset(r.metals.split(";"))
+            used = frozenset().union(*(metals.get(b, frozenset()) for b in r.block_ids))
+            assert allowed in sets and used <= allowed and r.compatible

@@ -1,0 +1,202 @@
+"""Decoding sampled building-block embeddings to library blocks.
+
+Each Gaussian of a sampled coarse MOF carries an embedding; decoding turns it into a block of the
+library (the blocks of the training MOFs). Three rules, applied in this order:
+
+- **nearest** (``top_k = 1``): every embedding to its nearest library vector (Euclidean);
+- **balanced** (``top_k = k > 1``): each Gaussian gets one of its k nearest blocks, chosen by an
+  exact dynamic programme (:func:`balanced_choice`) to minimise the summed distance subject to
+  the sample having a node and a linker and as many connection points on nodes as on linkers;
+- **one metal combination** (``metal_sets`` given): the node blocks of a sample may only carry
+  metals of one combination seen in a training MOF (85% of CoRE MOFs have one metal element,
+  14% two). The combinations are ranked by the summed distance of each Gaussian to its nearest
+  allowed block (linkers and the nodes whose metals lie in the combination); the balanced
+  decode runs on the ``tries`` best and the cheapest balanced one wins. Without the rule an
+  imprecise sampler mixes whatever metals lie near each embedding (a median of 3 metal elements
+  per sample, up to 13, measured on the default run).
+
+When no metal combination balances, the decode falls back to the balanced decode without the
+metal rule; when no choice balances at all, each Gaussian keeps its nearest block and the sample
+is marked not compatible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mof.elements import atomic_numbers, is_metal
+
+
+def balanced_choice(
+    options: list[list[tuple[float, int, bool]]],
+) -> list[int] | None:
+    """Choose one option per Gaussian: least total distance with balanced connection points.
+
+    Args:
+        options: per Gaussian, its candidates ``(distance, n_connections, is_node)``.
+
+    Returns:
+        the chosen candidate index per Gaussian, or None when no choice has a node, a linker and
+        as many connection points on nodes as on linkers.
+    """
+    # state: (node CPs - linker CPs, has node, has linker) -> (cost, choices)
+    states: dict[tuple[int, bool, bool], tuple[float, list[int]]] = {(0, False, False): (0.0, [])}
+    for cands in options:
+        nxt: dict[tuple[int, bool, bool], tuple[float, list[int]]] = {}
+        for (diff, has_n, has_l), (cost, picks) in states.items():
+            for ci, (dist, ncp, is_node) in enumerate(cands):
+                key = (
+                    diff + (ncp if is_node else -ncp),
+                    has_n or is_node,
+                    has_l or not is_node,
+                )
+                c = cost + float(dist)
+                if key not in nxt or c < nxt[key][0]:
+                    nxt[key] = (c, [*picks, ci])
+        states = nxt
+    best = states.get((0, True, True))
+    return None if best is None else best[1]
+
+
+def metals_of(elements) -> frozenset[str]:
+    """The metal elements among a block's element symbols."""
+    els = sorted(set(elements))
+    if not els:
+        return frozenset()
+    z = atomic_numbers(els)
+    return frozenset(e for e, m in zip(els, is_metal(z)) if m)
+
+
+def training_metal_sets(instances: pd.DataFrame, elements_of: dict[str, frozenset]) -> list:
+    """The distinct metal combinations of the training MOFs (``instances``: ``mof_id``,
+    ``block_id``, ``split``; ``elements_of``: block id -> its metals), most frequent first."""
+    train = instances[instances["split"] == "train"]
+    sets = (
+        train.groupby("mof_id")["block_id"]
+        .apply(lambda ids: frozenset().union(*(elements_of.get(b, frozenset()) for b in ids)))
+        .tolist()
+    )
+    counts = pd.Series([tuple(sorted(s)) for s in sets if s]).value_counts()
+    return [frozenset(t) for t in counts.index]
+
+
+@dataclass
+class Decoded:
+    """One sample's decoding: chosen block ids and distances per Gaussian, how many are not
+    their nearest block, whether connection points balance, and the metal combination used
+    (empty when the rule is off or fell back)."""
+
+    ids: list[str]
+    distance: np.ndarray
+    n_redecoded: int
+    balanced: bool
+    metals: frozenset
+
+
+class BlockDecoder:
+    """Decodes (K, d) embeddings to library blocks by the rules of the module docstring.
+
+    Args:
+        ids, vectors: the library's block ids and (N, d) embedding vectors.
+        kinds: per block, ``node`` or ``linker``; ``n_connections``: per block.
+        node_metals: per block, its metal elements (empty for linkers).
+        top_k: candidates per Gaussian for the balanced decode (1: nearest only).
+        metal_sets: allowed metal combinations (None: no metal rule).
+        tries: how many of the best-ranked combinations get the balanced decode.
+    """
+
+    def __init__(
+        self,
+        ids,
+        vectors: np.ndarray,
+        kinds,
+        n_connections,
+        node_metals,
+        top_k: int = 5,
+        metal_sets: list | None = None,
+        tries: int = 8,
+    ):
+        self.ids = np.asarray(ids)
+        self.vectors = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+        self.is_node = np.asarray([k == "node" for k in kinds])
+        self.ncp = np.asarray(n_connections, dtype=int)
+        self.top_k = max(1, int(top_k))
+        self.tries = max(1, int(tries))
+        self.metal_sets = None
+        if metal_sets:
+            # groups of node blocks with the same metals; allowed[m, g]: group g fits set m
+            node_metals = [frozenset(m) for m in node_metals]
+            groups = sorted({m for m, n in zip(node_metals, self.is_node) if n}, key=sorted)
+            gi = {g: i for i, g in enumerate(groups)}
+            self.group = np.array([gi[m] if n else -1 for m, n in zip(node_metals, self.is_node)])
+            sets = [frozenset(s) for s in metal_sets]
+            self.metal_sets = sets
+            self.allowed = np.array([[g <= s for g in groups] for s in sets], dtype=bool)
+
+    def _decode_columns(self, d: np.ndarray, cols: np.ndarray):
+        """Balanced decode among the library columns ``cols``: (picked columns (K,), balanced)."""
+        sub = d[:, cols]
+        k = min(self.top_k, len(cols))
+        top = np.argsort(sub, axis=1, kind="stable")[:, :k]
+        picks = None
+        if k > 1:
+            picks = balanced_choice(
+                [
+                    [(sub[g, c], int(self.ncp[cols[c]]), bool(self.is_node[cols[c]])) for c in row]
+                    for g, row in enumerate(top)
+                ]
+            )
+        balanced = picks is not None
+        if picks is None:
+            picks = [0] * len(d)
+        chosen = cols[top[np.arange(len(d)), picks]]
+        if k == 1:  # nearest only: balanced if it happens to be
+            nodes = self.is_node[chosen]
+            diff = self.ncp[chosen][nodes].sum() - self.ncp[chosen][~nodes].sum()
+            balanced = bool(nodes.any() and (~nodes).any() and diff == 0)
+        return chosen, balanced
+
+    def decode(self, emb: np.ndarray) -> Decoded:
+        """(K, d) embeddings -> their decoding."""
+        q = torch.as_tensor(np.atleast_2d(np.asarray(emb, dtype=np.float32)))
+        d = torch.cdist(q, self.vectors).numpy().astype(np.float64)
+        nearest = d.argmin(1)
+        best = None
+        if self.metal_sets is not None:
+            link = d[:, ~self.is_node].min(1) if (~self.is_node).any() else np.full(len(d), np.inf)
+            # nearest block of each node group, then the relaxed cost of each metal set
+            ng = self.allowed.shape[1]
+            gmin = np.full((len(d), ng), np.inf)
+            for g in range(ng):
+                gmin[:, g] = d[:, self.group == g].min(1)
+            relaxed = np.array(
+                [
+                    np.minimum(link, gmin[:, a].min(1) if a.any() else np.inf).sum()
+                    for a in self.allowed
+                ]
+            )
+            for m in np.argsort(relaxed, kind="stable")[: self.tries]:
+                ok_group = np.isin(self.group, np.flatnonzero(self.allowed[m]))
+                cols = np.flatnonzero(~self.is_node | ok_group)
+                chosen, ok = self._decode_columns(d, cols)
+                if ok:
+                    cost = d[np.arange(len(d)), chosen].sum()
+                    if best is None or cost < best[0]:
+                        best = (cost, chosen, self.metal_sets[m])
+        if best is None:
+            chosen, ok = self._decode_columns(d, np.arange(d.shape[1]))
+            metals = frozenset()
+        else:
+            _, chosen, metals = best
+            ok = True
+        return Decoded(
+            ids=[str(b) for b in self.ids[chosen]],
+            distance=d[np.arange(len(d)), chosen],
+            n_redecoded=int((chosen != nearest).sum()),
+            balanced=ok,
+            metals=metals,
+        )

@@ -1,0 +1,116 @@
+"""Decoding embeddings to library blocks: the balanced dynamic programme against brute force,
+and the one-metal-combination rule."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.decode import BlockDecoder, balanced_choice, metals_of, training_metal_sets
+
+
+def test_balanced_choice_is_the_cheapest_balanced_decoding():
+    import itertools
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        k = int(rng.integers(2, 6))
+        options = [
+            [
+                (float(rng.random()), int(rng.choice([2, 3, 4, 6])), bool(rng.random() < 0.4))
+                for _ in range(3)
+            ]
+            for _ in range(k)
+        ]
+        best = None
+        for picks in itertools.product(range(3), repeat=k):
+            chosen = [options[g][c] for g, c in enumerate(picks)]
+            nodes = [c for c in chosen if c[2]]
+            links = [c for c in chosen if not c[2]]
+            if nodes and links and sum(c[1] for c in nodes) == sum(c[1] for c in links):
+                cost = sum(c[0] for c in chosen)
+                if best is None or cost < best[0] - 1e-12:
+                    best = (cost, list(picks))
+        got = balanced_choice(options)
+        if best is None:
+            assert got is None
+        else:
+            assert got is not None
+            assert sum(options[g][c][0] for g, c in enumerate(got)) == pytest.approx(best[0])
+    # already balanced nearest blocks are kept; nothing balances -> None
+    assert balanced_choice([[(0.1, 4, True), (0.2, 2, True)], [(0.1, 4, False)]]) == [0, 0]
+    assert balanced_choice([[(0.1, 4, True)], [(0.1, 3, False)]]) is None
+
+
+def _library():
+    """Two Zn nodes, two Cu nodes and two linkers on a line in a 1-d embedding space."""
+    ids = ["NZn1", "NZn2", "NCu1", "NCu2", "L1", "L2"]
+    vec = np.array([[0.0], [3.0], [0.4], [2.85], [10.0], [10.5]])
+    kinds = ["node"] * 4 + ["linker"] * 2
+    ncp = [2, 2, 2, 2, 2, 2]
+    metals = [{"Zn"}, {"Zn"}, {"Cu"}, {"Cu"}, set(), set()]
+    return ids, vec, kinds, ncp, metals
+
+
+def test_metal_rule_keeps_the_nodes_of_a_sample_within_one_combination():
+    ids, vec, kinds, ncp, metals = _library()
+    emb = np.array([[0.1], [2.9], [10.1], [10.2]])  # nearest: NZn1, NCu2, L1, L1
+    free = BlockDecoder(ids, vec, kinds, ncp, metals, top_k=3)
+    assert free.decode(emb).ids == ["NZn1", "NCu2", "L1", "L1"]
+    one = BlockDecoder(ids, vec, kinds, ncp, metals, top_k=3, metal_sets=[{"Zn"}, {"Cu"}])
+    got = one.decode(emb)
+    # Zn: 0.1 + 0.1 (NZn2); Cu: 0.3 + 0.05 -> Zn is cheaper, and both nodes are Zn
+    assert got.ids == ["NZn1", "NZn2", "L1", "L1"] and got.metals == {"Zn"} and got.balanced
+    assert got.n_redecoded == 1
+    both = BlockDecoder(ids, vec, kinds, ncp, metals, top_k=3, metal_sets=[{"Zn", "Cu"}])
+    assert both.decode(emb).ids == ["NZn1", "NCu2", "L1", "L1"]
+
+
+def test_metal_rule_is_the_cheapest_balanced_choice_over_all_combinations():
+    rng = np.random.default_rng(1)
+    elements = ["Zn", "Cu", "Co"]
+    for _ in range(25):
+        n = 9
+        kinds = ["node" if i < 6 else "linker" for i in range(n)]
+        metals = [{elements[i % 3]} if i < 6 else set() for i in range(n)]
+        ncp = [int(rng.choice([2, 3, 4])) for _ in range(n)]
+        vec = rng.normal(size=(n, 2))
+        sets = [frozenset({"Zn"}), frozenset({"Cu"}), frozenset({"Cu", "Co"})]
+        emb = rng.normal(size=(int(rng.integers(2, 5)), 2))
+        top_k = 3
+        dec = BlockDecoder([f"b{i}" for i in range(n)], vec, kinds, ncp, metals, top_k, sets, 10)
+        got = dec.decode(emb)
+        d = np.linalg.norm(emb[:, None] - vec[None], axis=-1)
+        best = None
+        for s in sets:
+            cols = [i for i in range(n) if kinds[i] == "linker" or metals[i] <= s]
+            cand = [sorted(cols, key=lambda c: d[g, c])[:top_k] for g in range(len(emb))]
+            for pick in itertools.product(*cand):
+                nodes = [c for c in pick if kinds[c] == "node"]
+                links = [c for c in pick if kinds[c] == "linker"]
+                if nodes and links and sum(ncp[c] for c in nodes) == sum(ncp[c] for c in links):
+                    cost = sum(d[g, c] for g, c in enumerate(pick))
+                    if best is None or cost < best - 1e-9:
+                        best = cost
+        if best is None:
+            assert not got.metals  # fell back to the decode without the rule
+        else:
+            assert got.balanced and got.distance.sum() == pytest.approx(best)
+            used = set().union(*(metals[int(b[1:])] for b in got.ids))
+            assert frozenset(used) <= got.metals and got.metals in sets
+
+
+def test_training_metal_sets_and_metals_of():
+    assert metals_of(["Cu", "O", "C", "H", "Cu"]) == {"Cu"}
+    assert metals_of(["C", "H", "N"]) == frozenset() and metals_of([]) == frozenset()
+    inst = pd.DataFrame(
+        {
+            "mof_id": ["a", "a", "b", "b", "c", "d"],
+            "block_id": ["NZn", "L", "NCu", "NNa", "NZn", "NCo"],
+            "split": ["train"] * 5 + ["test"],
+        }
+    )
+    of = {"NZn": {"Zn"}, "NCu": {"Cu"}, "NNa": {"Na"}, "L": set(), "NCo": {"Co"}}
+    sets = training_metal_sets(inst, {k: frozenset(v) for k, v in of.items()})
+    assert sets == [frozenset({"Zn"}), frozenset({"Cu", "Na"})]  # most frequent first; no test MOF

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
+from model.index import NearestBlockIndex
 from mof.elements import atomic_numbers, is_metal
 
 
@@ -101,8 +101,8 @@ class BlockDecoder:
     """Decodes (K, d) embeddings to library blocks by the rules of the module docstring.
 
     Args:
-        ids, vectors: the library's block ids and (N, d) embedding vectors.
-        kinds: per block, ``node`` or ``linker``; ``n_connections``: per block.
+        index: the library's blocks and embedding vectors (:class:`model.index.NearestBlockIndex`).
+        kinds: per block of the index, ``node`` or ``linker``; ``n_connections``: per block.
         node_metals: per block, its metal elements (empty for linkers).
         top_k: candidates per Gaussian for the balanced decode (1: nearest only).
         metal_sets: allowed metal combinations (None: no metal rule).
@@ -111,8 +111,7 @@ class BlockDecoder:
 
     def __init__(
         self,
-        ids,
-        vectors: np.ndarray,
+        index: NearestBlockIndex,
         kinds,
         n_connections,
         node_metals,
@@ -120,83 +119,85 @@ class BlockDecoder:
         metal_sets: list | None = None,
         tries: int = 8,
     ):
-        self.ids = np.asarray(ids)
-        self.vectors = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+        self.index = index
         self.is_node = np.asarray([k == "node" for k in kinds])
         self.ncp = np.asarray(n_connections, dtype=int)
         self.top_k = max(1, int(top_k))
         self.tries = max(1, int(tries))
         self.metal_sets = None
         if metal_sets:
-            # groups of node blocks with the same metals; allowed[m, g]: group g fits set m
+            # node blocks grouped by their metals; allowed[m, g]: group g fits combination m
             node_metals = [frozenset(m) for m in node_metals]
             groups = sorted({m for m, n in zip(node_metals, self.is_node) if n}, key=sorted)
             gi = {g: i for i, g in enumerate(groups)}
             self.group = np.array([gi[m] if n else -1 for m, n in zip(node_metals, self.is_node)])
-            sets = [frozenset(s) for s in metal_sets]
-            self.metal_sets = sets
-            self.allowed = np.array([[g <= s for g in groups] for s in sets], dtype=bool)
+            # node columns sorted by group, and where each group starts (for minimum.reduceat)
+            nodes = np.flatnonzero(self.is_node)
+            self.group_order = nodes[np.argsort(self.group[nodes], kind="stable")]
+            self.group_start = np.searchsorted(self.group[self.group_order], np.arange(len(groups)))
+            self.metal_sets = [frozenset(s) for s in metal_sets]
+            self.allowed = np.array([[g <= s for g in groups] for s in self.metal_sets], dtype=bool)
 
-    def _decode_columns(self, d: np.ndarray, cols: np.ndarray):
-        """Balanced decode among the library columns ``cols``: (picked columns (K,), balanced)."""
-        sub = d[:, cols]
-        k = min(self.top_k, len(cols))
-        top = np.argsort(sub, axis=1, kind="stable")[:, :k]
+    def _decode_columns(self, d: np.ndarray, cols: np.ndarray | None = None):
+        """Balanced decode among the library columns ``cols`` (None: all): (picked columns (K,),
+        balanced)."""
+        sub = d if cols is None else d[:, cols]
+        k = min(self.top_k, sub.shape[1])
+        top = (
+            np.argpartition(sub, k - 1, axis=1)[:, :k]
+            if k < sub.shape[1]
+            else np.tile(np.arange(sub.shape[1]), (len(sub), 1))
+        )
+        rows = np.arange(len(sub))[:, None]
+        top = top[rows, np.argsort(sub[rows, top], axis=1, kind="stable")]  # nearest first
+        if cols is not None:
+            top = cols[top]
         picks = None
         if k > 1:
             picks = balanced_choice(
                 [
-                    [(sub[g, c], int(self.ncp[cols[c]]), bool(self.is_node[cols[c]])) for c in row]
+                    [(d[g, c], int(self.ncp[c]), bool(self.is_node[c])) for c in row]
                     for g, row in enumerate(top)
                 ]
             )
         balanced = picks is not None
-        if picks is None:
-            picks = [0] * len(d)
-        chosen = cols[top[np.arange(len(d)), picks]]
+        chosen = top[np.arange(len(d)), picks if balanced else 0]
         if k == 1:  # nearest only: balanced if it happens to be
             nodes = self.is_node[chosen]
             diff = self.ncp[chosen][nodes].sum() - self.ncp[chosen][~nodes].sum()
             balanced = bool(nodes.any() and (~nodes).any() and diff == 0)
         return chosen, balanced
 
+    def _ranked_metal_sets(self, d: np.ndarray) -> np.ndarray:
+        """Metal combinations ordered by the summed distance of each Gaussian to its nearest
+        allowed block (linkers, and nodes whose metals lie in the combination)."""
+        link = d[:, ~self.is_node].min(1) if (~self.is_node).any() else np.full(len(d), np.inf)
+        gmin = np.minimum.reduceat(d[:, self.group_order], self.group_start, axis=1)  # (K, G)
+        per_set = np.where(self.allowed[None], gmin[:, None, :], np.inf).min(2)  # (K, S)
+        relaxed = np.minimum(link[:, None], per_set).sum(0)
+        return np.argsort(relaxed, kind="stable")
+
     def decode(self, emb: np.ndarray) -> Decoded:
         """(K, d) embeddings -> their decoding."""
-        q = torch.as_tensor(np.atleast_2d(np.asarray(emb, dtype=np.float32)))
-        d = torch.cdist(q, self.vectors).numpy().astype(np.float64)
-        nearest = d.argmin(1)
+        d = self.index.distances(emb)
         best = None
         if self.metal_sets is not None:
-            link = d[:, ~self.is_node].min(1) if (~self.is_node).any() else np.full(len(d), np.inf)
-            # nearest block of each node group, then the relaxed cost of each metal set
-            ng = self.allowed.shape[1]
-            gmin = np.full((len(d), ng), np.inf)
-            for g in range(ng):
-                gmin[:, g] = d[:, self.group == g].min(1)
-            relaxed = np.array(
-                [
-                    np.minimum(link, gmin[:, a].min(1) if a.any() else np.inf).sum()
-                    for a in self.allowed
-                ]
-            )
-            for m in np.argsort(relaxed, kind="stable")[: self.tries]:
+            for m in self._ranked_metal_sets(d)[: self.tries]:
                 ok_group = np.isin(self.group, np.flatnonzero(self.allowed[m]))
-                cols = np.flatnonzero(~self.is_node | ok_group)
-                chosen, ok = self._decode_columns(d, cols)
-                if ok:
-                    cost = d[np.arange(len(d)), chosen].sum()
-                    if best is None or cost < best[0]:
-                        best = (cost, chosen, self.metal_sets[m])
+                chosen, ok = self._decode_columns(d, np.flatnonzero(~self.is_node | ok_group))
+                cost = d[np.arange(len(d)), chosen].sum()
+                if ok and (best is None or cost < best[0]):
+                    best = (cost, chosen, self.metal_sets[m])
         if best is None:
-            chosen, ok = self._decode_columns(d, np.arange(d.shape[1]))
+            chosen, ok = self._decode_columns(d)
             metals = frozenset()
         else:
             _, chosen, metals = best
             ok = True
         return Decoded(
-            ids=[str(b) for b in self.ids[chosen]],
+            ids=[str(b) for b in self.index.ids[chosen]],
             distance=d[np.arange(len(d)), chosen],
-            n_redecoded=int((chosen != nearest).sum()),
+            n_redecoded=int((chosen != d.argmin(1)).sum()),
             balanced=ok,
             metals=metals,
         )

@@ -30,10 +30,17 @@ class NearestBlockIndex:
         df = embeddings[embeddings["in_library"]] if library_only else embeddings
         return cls(df["block_id"].tolist(), np.stack(df["vector"].to_numpy()))
 
+    def _distances(self, queries: np.ndarray) -> torch.Tensor:
+        q = torch.as_tensor(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
+        return torch.cdist(q, self.vectors)
+
+    def distances(self, queries: np.ndarray) -> np.ndarray:
+        """(Q, d) vectors -> (Q, N) Euclidean distances to every indexed block (float64)."""
+        return self._distances(queries).numpy().astype(np.float64)
+
     def query(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """(Q, d) vectors -> (Q, k) block ids and (Q, k) Euclidean distances, nearest first."""
-        q = torch.as_tensor(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
-        d = torch.cdist(q, self.vectors)
+        d = self._distances(queries)
         k = min(k, len(self.ids))
         dist, idx = torch.topk(d, k, dim=1, largest=False)
         return self.ids[idx.numpy()], dist.numpy()

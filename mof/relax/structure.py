@@ -19,6 +19,7 @@ from mof.crystal import Crystal
 from mof.io import write_cif
 from mof.periodic import cell_volume, lattice_parameters, minimum_image
 from mof.relax.lammps_data import box_lattice
+from mof.relax.ml import EV_TO_KCAL_MOL
 from mof.relax.params import COLUMNS, RelaxParams
 from mof.relax.supercell import fold_supercell, replication
 from mof.relax.topology import bond_changes, bond_pairs
@@ -62,21 +63,15 @@ def relax_structure(
             # perceives bonds from distances otherwise
             write_cif(clean, crystal, crystal.bonds)
             env = {"OMP_NUM_THREADS": str(max(1, p.omp_threads))}
-            outcome = run_in_child(
-                "mof.relax.engine:type_and_minimise",
-                [
-                    str(clean),
-                    str(tmp),
-                    asdict(p),
-                    declared,
-                    None
-                    if p.min_cell_width <= 0
-                    else list(replication(crystal.lattice, p.min_cell_width)),
-                ],
-                timeout=p.timeout,
-                env=env,
-                workdir=tmp,
-            )
+            if p.engine == "chgnet":
+                target, args = "mof.relax.ml:relax_ml", [str(clean), str(tmp), asdict(p)]
+            else:
+                reps = None
+                if p.min_cell_width > 0:
+                    reps = list(replication(crystal.lattice, p.min_cell_width))
+                target = "mof.relax.engine:type_and_minimise"
+                args = [str(clean), str(tmp), asdict(p), declared, reps]
+            outcome = run_in_child(target, args, timeout=p.timeout, env=env, workdir=tmp)
             if not isinstance(outcome, Done):
                 return _child_failed(row, outcome, tmp, p)
             res = outcome.value
@@ -95,7 +90,8 @@ def _child_failed(
     where = _stage(tmp)
     if isinstance(outcome, TimedOut):
         return _failed(row, "timeout", f"longer than {p.timeout:.0f} s (in {where})")
-    reason = "typing_failed" if where == "typing" else "lammps_error"
+    engine_error = "engine_error" if p.engine == "chgnet" else "lammps_error"
+    reason = "typing_failed" if where == "typing" else engine_error
     if isinstance(outcome, Failed):
         return _failed(row, reason, f"{where} raised {outcome.error[:300]}")
     tail = outcome.output
@@ -148,7 +144,7 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
             crystal.lattice,
             np.asarray(start["frac"]),
             np.asarray(end["frac"]),
-            box_lattice(end["box"]),
+            np.asarray(end["lattice"]) if "lattice" in end else box_lattice(end["box"]),
             tuple(res["reps"]),
         )
     except ValueError as e:
@@ -161,9 +157,9 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
     _, moved = minimum_image(frac - crystal.frac, lattice)
     row["rms_displacement"] = float(np.sqrt((moved**2).sum(axis=1).mean()))
     row["replica_spread"] = spread
-    energies = [row["energy_initial"], row["energy_final"]]
+    energies = [row["energy_initial"], row["energy_final"], row["max_force"]]
     if not np.all(np.isfinite(energies)):
-        return _failed(row, "diverged", "non-finite energy")
+        return _failed(row, "diverged", "non-finite energy or forces")
     if row["energy_final"] > row["energy_initial"] + 1e-6:
         return _failed(row, "diverged", "the energy went up")
     # replicas that disagree make the averaged cell meaningless: checked before its contacts
@@ -219,9 +215,12 @@ def _check_converged(row: dict, p: RelaxParams) -> dict:
     """``relaxed`` only when the final max force meets ``force_tolerance`` and, if the cell was
     relaxed, the pressure ``max_pressure``; ``not_converged`` with the figures otherwise."""
     force, press = row["max_force"], row["pressure"]
+    # the CHGNet engine's bound is on the largest atomic force (eV/A), which bounds every
+    # component; the row's max_force is the largest component in kcal/mol/A for both engines
+    tolerance = p.ml_fmax * EV_TO_KCAL_MOL if p.engine == "chgnet" else p.force_tolerance
     problems = []
-    if not force <= p.force_tolerance:
-        problems.append(f"max force {force:.3g} kcal/mol/A > {p.force_tolerance}")
+    if not force <= tolerance:
+        problems.append(f"max force {force:.3g} kcal/mol/A > {tolerance:.3g}")
     if p.cycles > 0 and not abs(press) <= p.max_pressure:
         problems.append(f"pressure {press:.0f} atm, |p| > {p.max_pressure:g}")
     if problems:

@@ -89,9 +89,10 @@ def main() -> None:
     )
     print(f"relaxation: {_secs(relaxed['seconds'])} per structure (one core each)")
     typing = relaxed["seconds_typing"].dropna().astype(float)
+    what = "loading CHGNet" if params.engine == "chgnet" else "typing (lammps-interface)"
     if len(typing):
         print(
-            f"  of which typing (lammps-interface): {_secs(typing)}; "
+            f"  of which {what}: {_secs(typing)}; "
             f"{100 * typing.sum() / relaxed['seconds'].sum():.0f}% of all relaxation time"
         )
     print(f"validation: {_secs(after['seconds'])} per relaxed CIF")

@@ -137,7 +137,14 @@ def build_diffusion(cfg: TrainConfig, stats: Stats, emb_dim: int) -> CoarseDiffu
         lattice_mean=stats.y_mean,
         lattice_std=stats.y_std,
     )
-    return CoarseDiffusion(net, stats, cfg.mu_sigma_min, cfg.mu_sigma_max, skip=cfg.skip)
+    return CoarseDiffusion(
+        net,
+        stats,
+        cfg.mu_sigma_min,
+        cfg.mu_sigma_max,
+        skip=cfg.skip,
+        vp_time_power=cfg.vp_time_power,
+    )
 
 
 def embeddings_fingerprint(embeddings: pd.DataFrame) -> str:

@@ -73,6 +73,7 @@ class TrainConfig(StageConfig):
     mu_sigma_min: float = 0.01
     mu_sigma_max: float = 1.0
     skip: bool = False
+    vp_time_power: float = 1.0
     checkpoint_every: int = 250
     seed: int = 0
     device: str = "auto"

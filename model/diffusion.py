@@ -97,10 +97,20 @@ def lattice_to_y_raw(params: np.ndarray) -> np.ndarray:
 
 
 class CosineVP:
-    """alpha_t = cos(pi t / 2), sigma_t = sin(pi t / 2), t in [0, 1]."""
+    """alpha_t = cos(pi t^p / 2), sigma_t = sin(pi t^p / 2), t in [0, 1].
+
+    ``power`` p > 1 warps time so that these fields are cleaner than the centres at the same t
+    (at t = 0.2 with p = 2 the noise scale is 0.063 instead of 0.31): the blocks' identities,
+    shapes and the cell are settled before the centres are, and the centre denoiser works in a
+    nearly clean metric.
+    """
+
+    def __init__(self, power: float = 1.0):
+        self.power = power
 
     def alpha_sigma(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.cos(0.5 * math.pi * t), torch.sin(0.5 * math.pi * t)
+        tp = t**self.power
+        return torch.cos(0.5 * math.pi * tp), torch.sin(0.5 * math.pi * tp)
 
 
 class GeometricVE:
@@ -136,12 +146,13 @@ class CoarseDiffusion(nn.Module):
         mu_sigma_max: float = 1.0,
         loss_weights: dict | None = None,
         skip: bool = False,
+        vp_time_power: float = 1.0,
     ):
         super().__init__()
         self.network = network
         self.skip = skip
         self.stats = stats
-        self.vp = CosineVP()
+        self.vp = CosineVP(vp_time_power)
         self.ve = GeometricVE(mu_sigma_min, mu_sigma_max)
         self.w = {"mu": 1.0, "sigma": 1.0, "s": 1.0, "lattice": 1.0, **(loss_weights or {})}
         s_mean, s_std, y_mean, y_std = stats.tensors()

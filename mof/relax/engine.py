@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mof.periodic import wrap
+from mof.relax.bond_lengths import override_rest_lengths
 from mof.relax.interface import TypingError, type_structure
 from mof.relax.lammps_data import box_lattice, drop_repeated_atom_terms, setup_lines
 from mof.relax.params import RelaxParams
@@ -192,6 +193,9 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams, assembled: bool = False
 
     data_path = workdir / "structure.data"
     data, dropped = drop_repeated_atom_terms(typed["data"])
+    rest = {}
+    if p.metal_bond_lengths:
+        data, rest = override_rest_lengths(data)
     data_path.write_text(data)
     args = ["-screen", "none", "-log", str(workdir / "log.lammps"), "-nocite"]
     args += ["-sf", "omp", "-pk", "omp", str(max(1, p.omp_threads))]
@@ -236,6 +240,7 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams, assembled: bool = False
         "start": start,
         "end": end,
         "dropped_terms": dropped,
+        "rest_lengths": rest,
     }
 
 

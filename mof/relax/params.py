@@ -55,6 +55,7 @@ class RelaxParams:
     bond_slack: float = 0.15
     perceive_bonds: bool = True
     soft_start: bool = False
+    metal_bond_lengths: bool = True
     max_volume_change: float = 0.5
     max_replica_spread: float = 0.5
     min_distance: float = 0.5

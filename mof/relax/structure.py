@@ -119,6 +119,12 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
             "dropped terms naming one atom twice: "
             + ", ".join(f"{v} {k.lower()}" for k, v in res["dropped_terms"].items())
         )
+    if res.get("rest_lengths"):
+        rest = sorted(res["rest_lengths"].items())
+        notes.append(
+            "metal bond rest lengths from CoRE MOF: "
+            + ", ".join(f"{k} {a:.2f}->{b:.2f}" for k, (a, b) in rest)
+        )
     row["notes"] = "; ".join(notes)
     row["force_field"] = res.get("force_field")
     row["seconds_typing"] = res.get("seconds_typing")

@@ -88,6 +88,23 @@ def test_skip_passes_the_noisy_embeddings_and_lattice_through_at_small_t(coarse_
         assert rel_s > 0.5 and rel_y > 0.5
 
 
+def test_time_warp_settles_shapes_embeddings_and_lattice_before_the_centres(coarse_mofs):
+    """With vp_time_power p, the variance-preserving fields at time t are those of the unwarped
+    process at t^p (less noisy), and the centres are those of t, unchanged."""
+    dif, stats = _diffusion(coarse_mofs)
+    warped = CoarseDiffusion(dif.network, stats, vp_time_power=2.0)
+    batch = make_batch(coarse_mofs, stats)
+    t, noise = CoarseDiffusion.draw(batch, list(range(len(coarse_mofs))))
+    t = torch.full_like(t, 0.3)
+    w = warped.q_sample(batch, t, noise)
+    same_t = dif.q_sample(batch, t, noise)
+    at_t2 = dif.q_sample(batch, t**2, noise)
+    torch.testing.assert_close(w.mu, same_t.mu)
+    for f in ("sigma", "s", "y"):
+        torch.testing.assert_close(getattr(w, f), getattr(at_t2, f))
+    assert (w.y - batch.y).norm() < 0.5 * (same_t.y - batch.y).norm()
+
+
 def test_vp_posterior_matches_bayes_rule_on_a_grid():
     """q(x_s | x_t, x0) for alpha_s = 0.9, alpha_t = 0.6 (variance preserving), computed without
     the implementation's formula: the density p(x_s | x0) p(x_t | x_s) on a fine grid of x_s,

@@ -42,7 +42,7 @@ class RelaxParams:
     force_field: str = "UFF4MOF"
     cutoff: float = 12.5
     min_cell_width: float = 10.0
-    box_relax: str = "aniso"
+    box_relax: str = "tri"
     cycles: int = 8
     max_iterations: int = 5000
     box_iterations: int = 300

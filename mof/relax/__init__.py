@@ -23,20 +23,20 @@ One structure, start to finish:
    (:mod:`mof.relax.lammps_data`); with ``metal_bond_lengths`` the rest length of every
    metal-non-metal bond type becomes the CoRE MOF median of its element pair
    (:mod:`mof.relax.bond_lengths`; UFF's radii make lanthanide-O bonds 0.2 A too short).
-3. **Minimisation** (same child, :mod:`mof.relax.engine`): with ``soft_start``, a CIF that
-   lists its bonds (an assembly's) first gets a fixed-cell minimisation with the Lennard-Jones
+3. **Minimisation** (same child, :mod:`mof.relax.engine`): with ``soft_start``, a CIF that lists
+   its bonds (an assembly's) first gets a fixed-cell minimisation with the Lennard-Jones
    repulsion of 1-3 pairs on (UFF excludes them, and a strained assembly can fold two atoms
-   bonded to one centre onto each other); conjugate gradients at fixed cell
-   (FIRE after it when CG's line search stalls above ``force_tolerance``),
-   then up to ``cycles`` rounds of a short cell relaxation (``box_iterations`` of ``fix
-   box/relax`` at zero pressure with ``vmax`` and ``nreset``; ``box_relax`` couples the cell
-   components: ``tri`` lengths and angles (the default), ``aniso`` lengths only, ``iso``)
-   each followed by a fixed-cell minimisation, while each halves the pressure; then isotropic secant volume steps
-   (each followed by a fixed-cell minimisation) until the final max force component (LAMMPS
-   ``fmax``) is at most ``force_tolerance`` kcal/mol/A and ``|pressure|`` at most
-   ``max_pressure`` atm (:func:`mof.relax.engine._cell_cycles`). (One long box/relax
-   minimisation stops with "linesearch alpha is zero" a few iterations in: the cell reaches zero
-   pressure with the atoms unrelaxed.) The OPENMP package runs it on ``omp_threads`` threads.
+   bonded to one centre onto each other); conjugate gradients at fixed cell (FIRE after it when
+   CG's line search stalls above ``force_tolerance``), then up to ``cycles`` rounds of a short
+   cell relaxation (``box_iterations`` of ``fix box/relax`` at zero pressure with ``vmax`` and
+   ``nreset``; ``box_relax`` couples the cell components: ``tri`` lengths and angles (the
+   default), ``aniso`` lengths only, ``iso``) each followed by a fixed-cell minimisation, while
+   each halves the pressure; then isotropic secant volume steps (each followed by a fixed-cell
+   minimisation) until the final max force component (LAMMPS ``fmax``) is at most
+   ``force_tolerance`` kcal/mol/A and ``|pressure|`` at most ``max_pressure`` atm
+   (:func:`mof.relax.engine._cell_cycles`). (One long box/relax minimisation stops with
+   "linesearch alpha is zero" a few iterations in: the cell reaches zero pressure with the atoms
+   unrelaxed.) The OPENMP package runs it on ``omp_threads`` threads.
 4. **Back to the unit cell** (this process, :mod:`mof.relax.supercell`): every supercell atom
    is matched to its unit-cell atom by its initial fractional position; the relaxed unit cell is
    the relaxed supercell divided by the replication, and each atom's relaxed position is the

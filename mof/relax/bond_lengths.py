@@ -9,7 +9,7 @@ non-metal, the median length of that bond over the non-disordered CoRE MOF 2019-
 (bonds perceived as in preprocessing); :func:`override_rest_lengths` puts it into the bond
 coefficients lammps-interface writes, for pairs seen often enough.
 
-Regenerate the table (about 10 minutes on 2 cores)::
+Regenerate the table (about 11 s on 2 cores, from the dataset stage's table)::
 
     .venv/bin/python -m mof.relax.bond_lengths results/dataset/structures.parquet
 """

@@ -43,10 +43,7 @@ _TYPE_ELEMENT = re.compile(r"^([A-Z][a-z]?)")
 def uff_element(atom_type: str) -> str:
     """The element of a UFF / UFF4MOF atom type label (``Gd8f4`` -> Gd, ``O_2`` -> O,
     ``C_R`` -> C, ``Cu4+2`` -> Cu)."""
-    if atom_type.startswith("H_"):
-        return "H"
-    head = atom_type.split("_")[0]
-    m = _TYPE_ELEMENT.match(head)
+    m = _TYPE_ELEMENT.match(atom_type)
     if not m:
         raise ValueError(f"not a UFF atom type: {atom_type!r}")
     return m.group(1)
@@ -63,18 +60,12 @@ def override_rest_lengths(
         (new data text, {"Gd-O": (old r0, new r0), ...} for the types changed).
     """
     from mof.elements import atomic_numbers, is_metal
+    from mof.relax.lammps_data import section_body
 
     table = table if table is not None else load_table()
     lines = data.splitlines()
     changed: dict[str, tuple[float, float]] = {}
-    try:
-        start = next(k for k, line in enumerate(lines) if line.strip() == "Bond Coeffs")
-    except StopIteration:
-        return data, changed
-    k = start + 1
-    while k < len(lines) and not lines[k].strip():
-        k += 1
-    while k < len(lines) and lines[k].strip() and not lines[k].strip()[0].isalpha():
+    for k in section_body(lines, "Bond Coeffs") or ():
         body, _, comment = lines[k].partition("#")
         tok, types = body.split(), comment.split()
         if len(tok) == 3 and len(types) == 2:
@@ -88,7 +79,6 @@ def override_rest_lengths(
                     coeffs = f"{tok[0]:>5} {float(tok[1]):15.6f} {hit[0]:15.6f}"
                     lines[k] = f"{coeffs}  # {comment.strip()}"
                     changed[f"{m}-{o}"] = (old, hit[0])
-        k += 1
     return "\n".join(lines) + ("\n" if data.endswith("\n") else ""), changed
 
 
@@ -97,13 +87,12 @@ def measure(structures_path: str, processes: int = 2) -> dict[tuple[str, str], l
     ``structures.parquet`` (the dataset stage's table), bonds perceived as in preprocessing."""
     from multiprocessing import get_context
 
+    from mof.dataset import crystal_from_row
     from mof.tables import read_table
 
     df = read_table(structures_path)
     if "disorder_flag" in df:
         df = df[~df["disorder_flag"].astype(bool)]
-    from mof.dataset import crystal_from_row
-
     crystals = (crystal_from_row(r) for _, r in df.iterrows())
     rows = [(list(c.species), c.frac, c.lattice) for c in crystals]
     out: dict[tuple[str, str], list[float]] = defaultdict(list)

@@ -80,25 +80,31 @@ def _drop_style(text: str, section: str) -> str:
     kind = {"Bonds": "bond", "Angles": "angle", "Dihedrals": "dihedral", "Impropers": "improper"}[
         section
     ]
-    coeff = f"{kind.capitalize()} Coeffs"
     lines = text.splitlines()
-    out = []
-    i = 0
-    while i < len(lines):
-        tok = lines[i].split()
-        if len(tok) == 3 and tok[1] == kind and tok[2] == "types":
-            i += 1
-            continue
-        if lines[i].strip() == coeff:
-            i += 1
-            while i < len(lines) and not lines[i].strip():
-                i += 1
-            while i < len(lines) and lines[i].strip() and not lines[i].strip()[0].isalpha():
-                i += 1
-            continue
-        out.append(lines[i])
-        i += 1
+    body = section_body(lines, f"{kind.capitalize()} Coeffs")
+    skip = set(range(body.start - 1, body.stop)) if body is not None else set()
+    out = [
+        line
+        for i, line in enumerate(lines)
+        if i not in skip and line.split()[1:] != [kind, "types"]
+    ]
     return "\n".join(out) + "\n"
+
+
+def section_body(lines: list[str], name: str) -> range | None:
+    """Indices of the rows of section ``name`` (e.g. ``Bond Coeffs``) of a LAMMPS data file
+    split into lines, from its header to its last numeric row (blank lines after the header
+    included); None when the file has no such section."""
+    try:
+        head = next(k for k, line in enumerate(lines) if line.strip() == name)
+    except StopIteration:
+        return None
+    k = head + 1
+    while k < len(lines) and not lines[k].strip():
+        k += 1
+    while k < len(lines) and lines[k].strip() and not lines[k].strip()[0].isalpha():
+        k += 1
+    return range(head + 1, k)
 
 
 def box_lattice(box: dict) -> np.ndarray:

@@ -28,13 +28,13 @@ import argparse
 import tempfile
 import time
 import warnings
-from dataclasses import fields
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 from mof.assemble import AssemblyParams, assemble, load_library
+from mof.cli import _setting
 from mof.dataset import DatasetConfig, select_dataset
 from mof.decompose import DecomposeParams
 from mof.preprocess import decompose_all, tables
@@ -99,7 +99,9 @@ def _own_library(inst) -> dict:
     return out
 
 
-def _relax_and_validate(results, n: int, processes: int) -> tuple[int, int, int]:
+def _relax_and_validate(
+    results, n: int, processes: int, relax_over: dict
+) -> tuple[int, int, int, dict]:
     from mof.io import write_cif
     from mof.relax import RelaxParams, relax_cifs
     from mof.validate import ValidateParams, validate_cifs
@@ -114,7 +116,9 @@ def _relax_and_validate(results, n: int, processes: int) -> tuple[int, int, int]
                 path = tmp / "in" / f"{res.crystal.id}.cif"
                 write_cif(path, res.crystal, res.bonds)
                 items.append((res.crystal.id, path))
-        relaxed = relax_cifs(items, tmp / "out", RelaxParams(), processes, progress=False)
+        relaxed = relax_cifs(
+            items, tmp / "out", RelaxParams(**relax_over), processes, progress=False
+        )
         ok = relaxed[relaxed["status"] == "relaxed"]
         val = validate_cifs(
             [(r.sample_id, tmp / "out" / r.cif) for r in ok.itertuples()],
@@ -141,15 +145,23 @@ def main() -> None:
     )
     ap.add_argument("--relax", type=int, default=0, help="relax + validate this many per level")
     ap.add_argument(
-        "--set", nargs="*", default=[], help="AssemblyParams overrides, e.g. bond_weight=0.25"
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an AssemblyParams override, e.g. bond_weight=0.25 (repeatable)",
+    )
+    ap.add_argument(
+        "--relax-set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a relax parameter for --relax, e.g. metal_bond_lengths=false (repeatable)",
     )
     args = ap.parse_args()
-    types = {f.name: f.type for f in fields(AssemblyParams)}
-    over = {}
-    for kv in args.set:
-        k, v = kv.split("=")
-        t = types[k]
-        over[k] = (v.lower() == "true") if t in ("bool", bool) else eval(t)(v)  # noqa: S307
+    over = dict(args.set)
     params = AssemblyParams(conformers=args.conformers, seed=args.seed, **over)
     cells = (
         args.cell_noise * len(args.centre_noise) if len(args.cell_noise) == 1 else args.cell_noise
@@ -179,7 +191,8 @@ def main() -> None:
     print(f"sample of {len(structures)} CoRE MOFs, {len(mofs_all)} decomposed; {lib_desc}")
     print(
         f"held-out decomposed MOFs: {len(held_all)}, {int(known.sum())} with all blocks known; "
-        f"assembling {len(held)}; overrides: {over or 'none'}"
+        f"assembling {len(held)}; overrides: {over or 'none'}; relax overrides: "
+        f"{dict(args.relax_set) or 'none'}"
     )
     for centre_noise, cell_noise in zip(args.centre_noise, cells):
         jobs = [
@@ -218,7 +231,9 @@ def main() -> None:
 
         print(f"  reasons: {reason_counts([o[1].reason for o in out], most=None)}", flush=True)
         if args.relax:
-            n, n_rel, n_val, reasons = _relax_and_validate(out, args.relax, args.processes)
+            n, n_rel, n_val, reasons = _relax_and_validate(
+                out, args.relax, args.processes, dict(args.relax_set)
+            )
             print(
                 f"  relax + validate of the first {n}: relaxed {100 * n_rel / n:.0f}%, valid "
                 f"{100 * n_val / n:.0f}% (relax failures: {reasons or 'none'})",

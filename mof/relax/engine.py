@@ -268,7 +268,13 @@ def type_and_minimise(
     with open(folder / "typing.log", "w") as log:
         try:
             typed = type_structure(
-                cif, p.force_field, p.cutoff, log, not framework_only, replication
+                cif,
+                p.force_field,
+                p.cutoff,
+                log,
+                not framework_only,
+                replication,
+                p.planar_metals,
             )
         except TypingError as e:
             return {"reason": "typing_failed", "error": str(e)}

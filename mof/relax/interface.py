@@ -5,13 +5,16 @@ molecule? yes for solvent in a CIF without bonds, so the supercell stays a super
 that lists its bonds every atom is framework and the question fails typing) are answered
 without a terminal, the
 recursion limit is raised for its recursive chain search, its printing goes to a log file, and a
-structure UFF4MOF cannot type (e.g. ``KeyError 'S_3'``) is typed with plain UFF.
+structure UFF4MOF cannot type (e.g. ``KeyError 'S_3'``) is typed with plain UFF, and its test
+for square-planar 4-coordinate metals is replaced (:mod:`mof.relax.metal_geometry`).
 """
 
 from __future__ import annotations
 
 import sys
 from typing import TextIO
+
+from mof.relax.metal_geometry import planar_metal_typing
 
 __all__ = ["TypingError", "type_structure"]
 
@@ -25,10 +28,17 @@ class IsolatedMolecule(Exception):
 
 
 def _type_with_lammps_interface(
-    cif: str, force_field: str, cutoff: float, log, molecules: bool = True, replication=None
+    cif: str,
+    force_field: str,
+    cutoff: float,
+    log,
+    molecules: bool = True,
+    replication=None,
+    planar_metals: bool = True,
 ) -> dict:
     """Run lammps-interface in this process; returns the data and input texts."""
     import builtins
+    from contextlib import nullcontext
 
     prompts: list[str] = []
 
@@ -43,7 +53,8 @@ def _type_with_lammps_interface(
     builtins.input = answer
     sys.setrecursionlimit(max(saved_limit, 50_000))  # its recursive chain search
     try:
-        return _lammps_interface_texts(cif, force_field, cutoff, log, prompts, replication)
+        with planar_metal_typing() if planar_metals else nullcontext():
+            return _lammps_interface_texts(cif, force_field, cutoff, log, prompts, replication)
     finally:
         builtins.input = saved_input
         sys.setrecursionlimit(saved_limit)
@@ -102,6 +113,7 @@ def type_structure(
     log: TextIO,
     molecules: bool = True,
     replication: tuple[int, int, int] | None = None,
+    planar_metals: bool = True,
 ) -> dict:
     """Type one CIF with ``force_field`` (UFF4MOF), falling back to plain UFF.
 
@@ -111,6 +123,8 @@ def type_structure(
     no answer would be right (yes types them as a molecule, no drops them), so typing fails.
     ``replication``: the supercell (:func:`mof.relax.supercell.replication`); None lets
     lammps-interface replicate until the cell holds twice the cutoff.
+    ``planar_metals``: 4-coordinate metals typed square planar or tetrahedral by their angles
+    (:mod:`mof.relax.metal_geometry`); False: by lammps-interface's own coplanarity test.
 
     Returns:
         ``{"data", "input"}`` (LAMMPS data and input texts), ``reps`` (the replication of the
@@ -123,7 +137,9 @@ def type_structure(
     tried = []
     for ff in dict.fromkeys([force_field, "UFF"]):
         try:
-            out = _type_with_lammps_interface(cif, ff, cutoff, log, molecules, replication)
+            out = _type_with_lammps_interface(
+                cif, ff, cutoff, log, molecules, replication, planar_metals
+            )
             out["force_field"] = ff
             out["fallback"] = "; ".join(tried)
             return out

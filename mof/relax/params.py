@@ -56,6 +56,7 @@ class RelaxParams:
     perceive_bonds: bool = True
     soft_start: bool = False
     metal_bond_lengths: bool = True
+    planar_metals: bool = True
     max_volume_change: float = 0.5
     max_replica_spread: float = 0.5
     min_distance: float = 0.5

@@ -28,7 +28,7 @@ REFERENCES = [
     (
         "real CoRE MOFs, this pipeline's relax + validate",
         50,
-        37,
+        38,
         "-",
         "the baseline: 50 CoRE MOF 2019-ASR structures (benchmarks/bench_relax.py --n 50); "
         "31 of them valid with a strict relaxation",

@@ -18,6 +18,9 @@ One structure, start to finish:
    interactive questions (replicate an isolated molecule? yes, so the supercell stays a
    supercell; but in a CIF that lists its bonds every atom is framework, and the question fails
    typing) are answered without a terminal, the recursion limit is raised for long chains,
+   4-coordinate metals are typed square planar or tetrahedral by their tau4 index with
+   ``planar_metals`` (:mod:`mof.relax.metal_geometry`; its own coplanarity test types
+   square-planar Cu tetrahedral),
    and bonded terms that name one atom twice (the i-j-k-i dihedrals it writes for
    three-membered metal rings, which LAMMPS rejects) are dropped from the data file
    (:mod:`mof.relax.lammps_data`); with ``metal_bond_lengths`` the rest length of every

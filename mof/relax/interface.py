@@ -123,7 +123,7 @@ def type_structure(
     no answer would be right (yes types them as a molecule, no drops them), so typing fails.
     ``replication``: the supercell (:func:`mof.relax.supercell.replication`); None lets
     lammps-interface replicate until the cell holds twice the cutoff.
-    ``planar_metals``: 4-coordinate metals typed square planar or tetrahedral by their angles
+    ``planar_metals``: 4-coordinate metals typed square planar or tetrahedral by their tau4 index
     (:mod:`mof.relax.metal_geometry`); False: by lammps-interface's own coplanarity test.
 
     Returns:

@@ -1,10 +1,17 @@
 """One way to run a per-structure function over many structures: in worker processes (fork),
 in input order, with a progress bar on stderr. The per-structure stages (preprocess, assemble,
-relax, validate) use it; dataset selection reads its source in one sequential pass instead."""
+relax, validate) use it; dataset selection reads its source in one sequential pass instead.
+
+A forked worker can deadlock on a lock that another thread of the parent held at the fork (seen
+once in CI: a relax_uff worker asleep on a futex after all its structures were done, with
+SIGTERM caught but never handled), and ``Pool.terminate`` then waits for it forever. The pool
+is therefore shut down by :func:`_shut_down`: close, a short grace for the workers to exit, then
+SIGKILL for any that did not."""
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Sequence
 from multiprocessing import get_context
 
@@ -38,7 +45,31 @@ def progress_map(
             initializer(*initargs)
         return [fn(x) for x in tqdm(items, **bar)]
     chunk = max(1, min(16, len(items) // (processes * 8)))
-    with get_context("fork").Pool(
+    pool = get_context("fork").Pool(
         processes, initializer, initargs, maxtasksperchild=maxtasksperchild
-    ) as pool:
-        return list(tqdm(pool.imap(fn, items, chunksize=chunk), **bar))
+    )
+    done = False
+    try:
+        out = list(tqdm(pool.imap(fn, items, chunksize=chunk), **bar))
+        done = True
+        return out
+    finally:
+        _shut_down(pool, grace=GRACE_SECONDS if done else 0.0)
+
+
+GRACE_SECONDS = 10.0
+
+
+def _shut_down(pool, grace: float) -> None:
+    """Close ``pool`` and wait up to ``grace`` seconds for its workers to exit, then kill the
+    rest (SIGKILL: a worker deadlocked since the fork never runs a SIGTERM handler) and join."""
+    workers = list(pool._pool)  # the worker processes (multiprocessing.Process objects)
+    pool.close()
+    end = time.monotonic() + grace
+    for w in workers:
+        w.join(max(0.0, end - time.monotonic()))
+    for w in workers:
+        if w.is_alive():
+            w.kill()
+    pool.terminate()
+    pool.join()

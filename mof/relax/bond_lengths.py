@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mof.relax.lammps_data import section_body
+
 TABLE = Path(__file__).with_name("metal_bond_lengths.csv")
 
 
@@ -60,7 +62,6 @@ def override_rest_lengths(
         (new data text, {"Gd-O": (old r0, new r0), ...} for the types changed).
     """
     from mof.elements import atomic_numbers, is_metal
-    from mof.relax.lammps_data import section_body
 
     table = table if table is not None else load_table()
     lines = data.splitlines()

@@ -26,6 +26,7 @@ samples, whatever their assembly status (a failed assembly counts as not valid):
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 import warnings
@@ -33,6 +34,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from mof.assemble import AssemblyParams, assemble, load_library
 from mof.cli import _setting
@@ -100,11 +102,15 @@ def _own_library(inst) -> dict:
     return out
 
 
-def _relax_and_validate(results, n: int, processes: int, relax_over: dict) -> dict:
+def _relax_and_validate(
+    results, n: int, processes: int, relax_over: dict, keep: Path | None = None
+) -> dict:
     """Relax and validate the first ``n`` assemblies that got atoms: counts of ``relaxed``
     (strict), ``finished`` (a relaxed CIF: relaxed, not_converged or topology_changed),
     ``valid`` (strict: valid among the relaxed) and ``valid_any`` (MOFDiff's definition: valid
-    among every relaxed CIF), and the relaxation failures by reason."""
+    among every relaxed CIF), the relaxation failures by reason and the failed validation checks
+    (each check once per structure that fails it). ``keep``: a folder that receives the input
+    and relaxed CIFs and the relax and validate tables, for a closer look."""
     from mof.io import write_cif
     from mof.relax import RelaxParams, relax_cifs
     from mof.validate import RELAXED_OUTCOMES, ValidateParams, validate_cifs
@@ -130,6 +136,15 @@ def _relax_and_validate(results, n: int, processes: int, relax_over: dict) -> di
             progress=False,
         )
         reasons = relaxed.loc[relaxed["status"] != "relaxed", "reason"].value_counts().to_dict()
+        if keep is not None:
+            shutil.copytree(tmp, keep, dirs_exist_ok=True)
+            relaxed.to_csv(keep / "relax.csv", index=False)
+            val.to_csv(keep / "validate.csv", index=False)
+    failed_checks = (
+        val.loc[~val["valid"].astype(bool), "reason"].str.split(";").explode().value_counts()
+        if len(val)
+        else pd.Series(dtype=int)
+    )
     strict = set(relaxed.loc[relaxed["status"] == "relaxed", "sample_id"])
     valid = set(val.loc[val["valid"].astype(bool), "sample_id"]) if len(val) else set()
     return {
@@ -139,6 +154,7 @@ def _relax_and_validate(results, n: int, processes: int, relax_over: dict) -> di
         "valid": len(valid & strict),
         "valid_any": len(valid),
         "reasons": reasons,
+        "invalid": failed_checks.to_dict(),
     }
 
 
@@ -155,6 +171,7 @@ def main() -> None:
         "--cell-noise", type=float, nargs="+", default=[0.0], help="strain (one per centre level)"
     )
     ap.add_argument("--relax", type=int, default=0, help="relax + validate this many per level")
+    ap.add_argument("--keep", type=Path, help="with --relax: keep CIFs and tables here")
     ap.add_argument(
         "--set",
         type=_setting,
@@ -242,9 +259,15 @@ def main() -> None:
 
         print(f"  reasons: {reason_counts([o[1].reason for o in out], most=None)}", flush=True)
         if args.relax:
-            rv = _relax_and_validate(out, args.relax, args.processes, dict(args.relax_set))
+            keep = None
+            if args.keep is not None:
+                keep = args.keep / f"centre{centre_noise:g}_cell{cell_noise:g}"
+                keep.mkdir(parents=True, exist_ok=True)
+            rv = _relax_and_validate(out, args.relax, args.processes, dict(args.relax_set), keep)
             pct = {
-                k: f"{100 * v / rv['n']:.0f}%" for k, v in rv.items() if k not in ("n", "reasons")
+                k: f"{100 * v / rv['n']:.0f}%"
+                for k, v in rv.items()
+                if k not in ("n", "reasons", "invalid")
             }
             print(
                 f"  relax + validate of the first {rv['n']}: relaxed (strict) {pct['relaxed']}, "
@@ -253,6 +276,7 @@ def main() -> None:
                 f"(relax failures: {rv['reasons'] or 'none'})",
                 flush=True,
             )
+            print(f"  failed checks among relaxed CIFs: {rv['invalid'] or 'none'}", flush=True)
 
 
 if __name__ == "__main__":

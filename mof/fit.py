@@ -47,7 +47,7 @@ class FitParams:
     element_penalty: float = 4.0
     clash_distance: float = 1.6
     clash_weight: float = 1.0
-    max_strain: float = 0.05
+    max_strain: float = 0.0
     translation_weight: float = 0.01
     translation_iterations: int = 3
     max_translation: float = 4.0

@@ -8,8 +8,12 @@ rotations are tried, block by block). Then a joint fit (``mof.fit``) moves rotat
 translations and a bounded strain of the cell so that node and linker connection points meet as
 in training (midpoints together, bonds straight, the elements seen across each bond), alternating
 a one-to-one assignment (Hungarian, periodic images kept) with an L-BFGS minimisation that also
-pushes atoms of different blocks apart. Every final pair of connection points becomes a bond
-between the two atoms that carried them, written into the CIF as ``_geom_bond``.
+pushes atoms of different blocks apart. Both run from up to ``starts`` starts (orientations
+chosen at the given centres, or with blocks sliding to their partners; further starts visit the
+blocks in other orders with other extra rotations): the first two always, the others only while
+no start has passed the connection checks of ``assembled``; the one kept passes the most of
+them, then has the lowest loss. Every final pair of connection points becomes a bond between the
+two atoms that carried them, written into the CIF as ``_geom_bond``.
 
 Statuses (every sample gets one row):
 
@@ -72,7 +76,7 @@ class AssemblyParams(FitParams):
     sigma_init: bool = True
     conformers: int = 8
     extra_rotations: int = 60
-    starts: int = 2
+    starts: int = 8
     cycles: int = 2
     seed: int = 0
     degenerate_ratio: float = 0.8
@@ -168,7 +172,7 @@ def assemble(
         return _failed("unbalanced_connections", detail, t0, **base)
     rng = np.random.default_rng(p.seed)
     sigmas = np.asarray(sigmas, dtype=float).reshape(-1, 3, 3)
-    best, best_loss = None, np.inf
+    best, best_key = None, (3, np.inf)
     for start in range(max(1, p.starts)):
         # even starts choose orientations at the given centres; odd ones let each block slide
         # to its partners while choosing (better when centres are off, worse when they are right)
@@ -190,9 +194,22 @@ def assemble(
                 ]
             choose_orientations(place, candidates, order, sp)
             place, loss = joint_fit(place, sp, lattice)
-        if loss < best_loss or best is None:
-            best, best_loss = place, loss
+        # the start whose fit passes the most checks of ``assembled``, then the lowest loss;
+        # after the first two (at the given centres, blocks sliding), the search goes on only
+        # while no start has passed them all
+        key = (_n_misfits(place, p), loss)
+        if best is None or key < best_key:
+            best, best_key = place, key
+        if start >= 1 and best_key[0] == 0:
+            break
     return _build(best, centres, lattice, p, structure_id, t0, base)
+
+
+def _n_misfits(place: Placement, p: AssemblyParams) -> int:
+    """How many of the connection checks of ``assembled`` (gaps within ``max_mismatch``, bonds
+    bent by at most ``max_bond_angle``) a placement fails: 0, 1 or 2."""
+    _, _, _, dist, angle = assign(place, p)
+    return int(dist.max() > p.max_mismatch) + int(angle.max() > p.max_bond_angle)
 
 
 def _build(place: Placement, centres0, lattice0, p: AssemblyParams, sid: str, t0, base):

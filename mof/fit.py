@@ -199,6 +199,15 @@ def _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, tree, p: FitParams):
     return scores, shifts
 
 
+def _radii(cands) -> tuple[float, float]:
+    """Largest distance of a connection point and of an atom from the centre, over the distinct
+    conformers among ``cands`` (a block's candidates share a few conformers)."""
+    blocks = {id(b): b for b, _ in cands}.values()
+    rad_cp = max(float(np.linalg.norm(b.cp_local, axis=1).max()) for b in blocks)
+    rad_at = max(float(np.linalg.norm(b.local, axis=1).max()) for b in blocks)
+    return rad_cp, rad_at
+
+
 def choose_orientations(place: Placement, candidates: list, order, p: FitParams, sweeps: int = 3):
     """Coordinate descent over blocks: each block in ``order`` takes the candidate
     ``(block, rotation)`` whose CPs best meet the other side's CPs where they are now (cost per
@@ -223,11 +232,10 @@ def choose_orientations(place: Placement, candidates: list, order, p: FitParams,
             other = (owner != i) & (is_node[owner] != is_node[i])
             if not other.any():
                 continue
-            rad_cp = max(np.linalg.norm(b.cp_local, axis=1).max() for b, _ in cands)
+            rad_cp, rad_at = _radii(cands)
             idx, x_img = _images_near(x_all[other], lat, place.centres[i], rad_cp + 6.0)
             u_o = (y_all[other] - x_all[other])[idx]
             z_o, pz_o = c["z"][other][idx], c["pz"][other][idx]
-            rad_at = max(np.linalg.norm(b.local, axis=1).max() for b, _ in cands)
             _, a_img = _images_near(
                 atoms_all[atom_owner != i], lat, place.centres[i], rad_at + p.clash_distance
             )
@@ -341,7 +349,9 @@ class _Fit:
         self.e.requires_grad_(True)
 
     def state(self):
-        lat = self.lat0 @ (torch.eye(3, dtype=self.lat0.dtype) + _strain(self.e, self.p.max_strain))
+        lat = self.lat0
+        if self.p.max_strain > 0:
+            lat = lat @ (torch.eye(3, dtype=lat.dtype) + _strain(self.e, self.p.max_strain))
         return lat, self.frac0 @ lat + self.t, _rodrigues(self.w) @ self.r0
 
     def placement(self) -> Placement:
@@ -376,8 +386,10 @@ class _Fit:
         return loss
 
     def minimise(self, pairs, clashes, scale: float) -> float:
+        # a cell held fixed (max_strain 0) has no strain parameters to move
+        params = [self.w, self.t] + ([self.e] if self.p.max_strain > 0 else [])
         opt = torch.optim.LBFGS(
-            [self.w, self.t, self.e],
+            params,
             lr=1.0,
             max_iter=max(1, self.p.steps),
             line_search_fn="strong_wolfe",

@@ -105,6 +105,34 @@ def test_fit_repairs_moved_centres_and_a_strained_cell(fixture_tables, library, 
     assert _matches(structures.set_index("id").loc[name], fixed.crystal)
 
 
+def test_more_starts_only_while_no_start_fits(fixture_tables, library, monkeypatch):
+    """Starts beyond the first two run only while none has passed the connection checks: an
+    exact coarse MOF stops after two, a token fit that never closes the gaps uses them all."""
+    import mof.assemble as assemble_module
+
+    calls = []
+    real = assemble_module.joint_fit
+
+    def counted(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(assemble_module, "joint_fit", counted)
+    _, mofs, _, _ = fixture_tables
+    row = mofs.set_index("id").loc["EDUSIF_clean"].to_dict()
+    row["id"] = "EDUSIF_clean"
+    res = _oracle(row, library, starts=5, cycles=1)
+    assert res.status == "assembled" and len(calls) == 2
+    calls.clear()
+    lat = np.reshape(row["lattice"], (3, 3))
+    frac = np.reshape(row["centres_frac"], (-1, 3))
+    moved = (frac @ lat + np.random.default_rng(0).normal(size=frac.shape)) @ np.linalg.inv(lat)
+    token = AssemblyParams(rounds=1, steps=1, starts=5, cycles=1, translation_iterations=0)
+    blocks = [library[b] for b in row["block_ids"]]
+    res = assemble(lat, moved, np.reshape(row["sigmas"], (-1, 3, 3)), blocks, token)
+    assert res.status == "bonded" and len(calls) == 5
+
+
 def test_sigma_orientation_beats_random(fixture_tables, library):
     _, mofs, _, _ = fixture_tables
     sig, rnd = [], []

@@ -205,11 +205,29 @@ def assemble(
     return _build(best, centres, lattice, p, structure_id, t0, base)
 
 
+def _connection_misfits(dist, angle, p: AssemblyParams) -> list[tuple[str, str]]:
+    """The connection checks of ``assembled`` that the assigned pairs fail, as (code, detail):
+    gaps within ``max_mismatch`` (``dist`` (P,), A) and bonds bent by at most ``max_bond_angle``
+    (``angle`` (P,), degrees)."""
+    out = []
+    if dist.max() > p.max_mismatch:
+        out.append(
+            ("connections_do_not_meet", f"max mismatch {dist.max():.2f} A > {p.max_mismatch} A")
+        )
+    if angle.max() > p.max_bond_angle:
+        out.append(
+            (
+                "bonds_bent",
+                f"a bond between blocks bent by {angle.max():.0f} degrees > {p.max_bond_angle:.0f}",
+            )
+        )
+    return out
+
+
 def _n_misfits(place: Placement, p: AssemblyParams) -> int:
-    """How many of the connection checks of ``assembled`` (gaps within ``max_mismatch``, bonds
-    bent by at most ``max_bond_angle``) a placement fails: 0, 1 or 2."""
+    """How many of the connection checks of ``assembled`` a placement fails: 0, 1 or 2."""
     _, _, _, dist, angle = assign(place, p)
-    return int(dist.max() > p.max_mismatch) + int(angle.max() > p.max_bond_angle)
+    return len(_connection_misfits(dist, angle, p))
 
 
 def _build(place: Placement, centres0, lattice0, p: AssemblyParams, sid: str, t0, base):
@@ -261,22 +279,7 @@ def _build(place: Placement, centres0, lattice0, p: AssemblyParams, sid: str, t0
         cell_strain=float(np.abs(np.linalg.eigvalsh(strain)).max()),
         **base,
     )
-    reasons: list[tuple[str, str]] = []
-    if res.mismatch_max > p.max_mismatch:
-        reasons.append(
-            (
-                "connections_do_not_meet",
-                f"max mismatch {res.mismatch_max:.2f} A > {p.max_mismatch} A",
-            )
-        )
-    if res.bond_angle_max > p.max_bond_angle:
-        reasons.append(
-            (
-                "bonds_bent",
-                f"a bond between blocks bent by {res.bond_angle_max:.0f} degrees "
-                f"> {p.max_bond_angle:.0f}",
-            )
-        )
+    reasons = _connection_misfits(dist, angle, p)
     if min_contact < p.min_atom_distance:
         reasons.append(("atom_overlap", f"atoms of different blocks {min_contact:.2f} A apart"))
     if reasons:

@@ -203,8 +203,20 @@ def _radii(cands) -> tuple[float, float]:
     """Largest distance of a connection point and of an atom from the centre, over the distinct
     conformers among ``cands`` (a block's candidates share a few conformers)."""
     blocks = {id(b): b for b, _ in cands}.values()
-    rad_cp = max(float(np.linalg.norm(b.cp_local, axis=1).max()) for b in blocks)
-    rad_at = max(float(np.linalg.norm(b.local, axis=1).max()) for b in blocks)
+    rad_cp = max(
+        (
+            float(np.linalg.norm(np.reshape(b.cp_local, (-1, 3)), axis=1).max(initial=0.0))
+            for b in blocks
+        ),
+        default=0.0,
+    )
+    rad_at = max(
+        (
+            float(np.linalg.norm(np.reshape(b.local, (-1, 3)), axis=1).max(initial=0.0))
+            for b in blocks
+        ),
+        default=0.0,
+    )
     return rad_cp, rad_at
 
 
@@ -216,6 +228,7 @@ def choose_orientations(place: Placement, candidates: list, order, p: FitParams,
     lat = place.lattice
     k = len(place.blocks)
     is_node = np.array([b.kind == "node" for b in place.blocks])
+    radii = [_radii(c) for c in candidates]  # once: the loop below reads them per sweep
     for sweep in range(sweeps):
         changed = False
         c = cp_arrays(place.blocks)
@@ -232,7 +245,7 @@ def choose_orientations(place: Placement, candidates: list, order, p: FitParams,
             other = (owner != i) & (is_node[owner] != is_node[i])
             if not other.any():
                 continue
-            rad_cp, rad_at = _radii(cands)
+            rad_cp, rad_at = radii[i]
             idx, x_img = _images_near(x_all[other], lat, place.centres[i], rad_cp + 6.0)
             u_o = (y_all[other] - x_all[other])[idx]
             z_o, pz_o = c["z"][other][idx], c["pz"][other][idx]

@@ -8,12 +8,13 @@ rotations are tried, block by block). Then a joint fit (``mof.fit``) moves rotat
 translations and a bounded strain of the cell so that node and linker connection points meet as
 in training (midpoints together, bonds straight, the elements seen across each bond), alternating
 a one-to-one assignment (Hungarian, periodic images kept) with an L-BFGS minimisation that also
-pushes atoms of different blocks apart. Both run from up to ``starts`` starts (orientations
-chosen at the given centres, or with blocks sliding to their partners; further starts visit the
-blocks in other orders with other extra rotations): the first two always, the others only while
-no start has passed the connection checks of ``assembled``; the one kept passes the most of
-them, then has the lowest loss. Every final pair of connection points becomes a bond between the
-two atoms that carried them, written into the CIF as ``_geom_bond``.
+pushes atoms of different blocks apart. Both run from up to ``starts`` starts (the first
+chooses orientations at the given centres, the others with blocks sliding to their partners;
+from the third on, the blocks are visited in other orders with other extra rotations): the first
+two always, the others only while no start has passed the connection checks of ``assembled``;
+the one kept passes the most of them, then has the lowest loss. Every final pair of connection
+points becomes a bond between the two atoms that carried them, written into the CIF as
+``_geom_bond``.
 
 Statuses (every sample gets one row):
 
@@ -76,7 +77,7 @@ class AssemblyParams(FitParams):
     sigma_init: bool = True
     conformers: int = 8
     extra_rotations: int = 60
-    starts: int = 8
+    starts: int = 12
     cycles: int = 2
     seed: int = 0
     degenerate_ratio: float = 0.8
@@ -174,9 +175,9 @@ def assemble(
     sigmas = np.asarray(sigmas, dtype=float).reshape(-1, 3, 3)
     best, best_key = None, (3, np.inf)
     for start in range(max(1, p.starts)):
-        # even starts choose orientations at the given centres; odd ones let each block slide
-        # to its partners while choosing (better when centres are off, worse when they are right)
-        sp = replace(p, translation_iterations=0) if start % 2 == 0 else p
+        # the first start chooses orientations at the given centres; the others let each block
+        # slide to its partners while choosing (better when centres are off, worse when right)
+        sp = replace(p, translation_iterations=0) if start == 0 else p
         if p.sigma_init:
             axes = principal_axes(sigmas)
             candidates, order = _candidates(blocks, axes, sigmas, p, rng)

@@ -151,7 +151,12 @@ def _images_near(points: np.ndarray, lattice: np.ndarray, centre: np.ndarray, ra
     frac = frac - np.round(frac)
     rng = [np.arange(-r, r + 1) for r in reach]
     shifts = np.stack(np.meshgrid(*rng, indexing="ij"), axis=-1).reshape(-1, 3)
-    img = (frac[None, :, :] + shifts[:, None, :]) @ lattice  # relative to centre
+    # a shift whose lattice vector is longer than radius + the farthest wrapped point holds no
+    # image within radius (triangle inequality): skip it, the result is the same
+    rel = frac @ lattice
+    far = float(np.sqrt((rel**2).sum(-1).max(initial=0.0)))
+    shifts = shifts[np.linalg.norm(shifts @ lattice, axis=1) < radius + far]
+    img = rel[None, :, :] + (shifts @ lattice)[:, None, :]  # relative to centre
     d = np.linalg.norm(img, axis=-1)
     s_idx, m_idx = np.nonzero(d < radius)
     return m_idx, img[s_idx, m_idx] + centre
@@ -293,9 +298,10 @@ def _rodrigues(w: torch.Tensor) -> torch.Tensor:
     small = theta2 < 1e-8
     a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)
     b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / (theta2 + 1e-30))
-    k = torch.zeros(w.shape[0], 3, 3, dtype=w.dtype)
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -w[:, 2], w[:, 1], -w[:, 0]
-    k = k - k.transpose(1, 2)
+    zero = torch.zeros_like(w[:, 0])
+    k = torch.stack(
+        [zero, -w[:, 2], w[:, 1], w[:, 2], zero, -w[:, 0], -w[:, 1], w[:, 0], zero], dim=-1
+    ).reshape(-1, 3, 3)
     eye = torch.eye(3, dtype=w.dtype).expand_as(k)
     return eye + a * k + b * (k @ k)
 

@@ -173,14 +173,14 @@ def assemble(
         return _failed("unbalanced_connections", detail, t0, **base)
     rng = np.random.default_rng(p.seed)
     sigmas = np.asarray(sigmas, dtype=float).reshape(-1, 3, 3)
+    sigma_axes = principal_axes(sigmas) if p.sigma_init else None  # the same for every start
     best, best_key = None, (3, np.inf)
     for start in range(max(1, p.starts)):
         # the first start chooses orientations at the given centres; the others let each block
         # slide to its partners while choosing (better when centres are off, worse when right)
         sp = replace(p, translation_iterations=0) if start == 0 else p
         if p.sigma_init:
-            axes = principal_axes(sigmas)
-            candidates, order = _candidates(blocks, axes, sigmas, p, rng)
+            candidates, order = _candidates(blocks, sigma_axes, sigmas, p, rng)
             if start > 1:  # more starts: other visiting orders and other extra rotations
                 order = rng.permutation(order)
         else:

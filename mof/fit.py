@@ -204,24 +204,17 @@ def _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, tree, p: FitParams):
     return scores, shifts
 
 
+def _max_norm(points) -> float:
+    """Largest norm among (M, 3) points (0 for none)."""
+    return float(np.linalg.norm(np.reshape(points, (-1, 3)), axis=1).max(initial=0.0))
+
+
 def _radii(cands) -> tuple[float, float]:
     """Largest distance of a connection point and of an atom from the centre, over the distinct
     conformers among ``cands`` (a block's candidates share a few conformers)."""
     blocks = {id(b): b for b, _ in cands}.values()
-    rad_cp = max(
-        (
-            float(np.linalg.norm(np.reshape(b.cp_local, (-1, 3)), axis=1).max(initial=0.0))
-            for b in blocks
-        ),
-        default=0.0,
-    )
-    rad_at = max(
-        (
-            float(np.linalg.norm(np.reshape(b.local, (-1, 3)), axis=1).max(initial=0.0))
-            for b in blocks
-        ),
-        default=0.0,
-    )
+    rad_cp = max((_max_norm(b.cp_local) for b in blocks), default=0.0)
+    rad_at = max((_max_norm(b.local) for b in blocks), default=0.0)
     return rad_cp, rad_at
 
 

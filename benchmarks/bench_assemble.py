@@ -32,7 +32,6 @@ import shutil
 import tempfile
 import time
 import warnings
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,7 @@ from mof.assemble import AssemblyParams, assemble, load_library
 from mof.cli import _setting
 from mof.dataset import DatasetConfig, crystal_from_row, select_dataset
 from mof.decompose import DecomposeParams
+from mof.parallel import progress_map
 from mof.preprocess import decompose_all, tables
 from mof.tables import column_array
 
@@ -60,11 +60,9 @@ def _perturb(row: dict, centre_noise: float, cell_noise: float, seed: int):
 
 
 def _one(args):
-    import torch
     from pymatgen.analysis.structure_matcher import StructureMatcher
     from pymatgen.core import Structure
 
-    torch.set_num_threads(1)
     row, orig, centre_noise, cell_noise, seed, params = args
     lat_n, frac_n = _perturb(row, centre_noise, cell_noise, seed)
     lib = (
@@ -244,8 +242,7 @@ def main() -> None:
             )
             for k, r in enumerate(held.to_dict("records"))
         ]
-        with get_context("fork").Pool(args.processes) as pool:
-            out = pool.map(_one, jobs, chunksize=2)
+        out = progress_map(_one, jobs, args.processes, f"assemble at {centre_noise:g} A")
         ok = np.array([o[0] for o in out])
         status = np.array([o[1].status for o in out])
         repair = np.array([o[1].repair_rms for o in out], dtype=float)

@@ -4,7 +4,7 @@ Every block's library geometry (atoms and connection points in its principal-axi
 at its Gaussian's centre, oriented from the principal axes of its Sigma (the shape carries the
 orientation; the eight sign choices of the axes, mirror images included, other training
 conformers, and for blocks whose Sigma is nearly isotropic in some plane a seeded set of other
-rotations are tried, block by block). Then a joint fit (``mof.fit``) moves rotations, block
+rotations are tried, block by block). Then a joint fit (``mof.refine``) moves rotations, block
 translations and a bounded strain of the cell so that node and linker connection points meet as
 in training (midpoints together, bonds straight, the elements seen across each bond), alternating
 a one-to-one assignment (Hungarian, periodic images kept) with an L-BFGS minimisation that also
@@ -42,9 +42,10 @@ import numpy as np
 
 from mof.crystal import Crystal
 from mof.elements import symbol
-from mof.fit import FitParams, Placement, assign, choose_orientations, joint_fit
+from mof.fit import FitParams, Placement, assign, choose_orientations
 from mof.library import LibraryBlock, load_library
 from mof.periodic import cart_to_frac, wrap
+from mof.refine import joint_fit
 from mof.tables import GEOMETRY_COLUMNS, column_array
 
 # sign choices of the principal axes: the four proper ones, then the four improper ones (mirror
@@ -298,9 +299,6 @@ _PARAMS = AssemblyParams()
 def _init_worker(lib: dict[str, LibraryBlock], params: AssemblyParams) -> None:
     global _LIB, _PARAMS
     _LIB, _PARAMS = lib, params
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def _assemble_row(row: dict) -> tuple[dict, Crystal | None, np.ndarray | None]:

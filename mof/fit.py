@@ -17,9 +17,10 @@ Two phases, both deterministic for given inputs and seed:
 1. ``choose_orientations``: a discrete choice of each block's orientation (and conformer) among
    candidates, block by block (coordinate descent), each scored against the other side's CPs
    in their current places plus a clash penalty against other blocks' atoms;
-2. ``joint_fit``: rounds of a one-to-one assignment (Hungarian, images kept) alternating with a
-   continuous minimisation (L-BFGS, float64) of the assigned pairs' costs plus a clash penalty
-   over block rotations, block translations and a bounded symmetric strain of the cell.
+2. ``mof.refine.joint_fit``: rounds of a one-to-one assignment (``assign``: Hungarian, images
+   kept) alternating with a continuous minimisation (L-BFGS, float64) of the assigned pairs'
+   costs plus a clash penalty over block rotations, block translations and a bounded symmetric
+   strain of the cell.
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
-from mof.bonds import neighbour_pairs
 from mof.periodic import pair_min_image
 
 
@@ -163,45 +162,60 @@ def _images_near(points: np.ndarray, lattice: np.ndarray, centre: np.ndarray, ra
 
 
 def _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, tree, p: FitParams):
-    """Scores (C,) and translations (C, 3) of a block's candidates (conformer, rotation), one
-    vectorised evaluation per conformer. Each candidate's CPs are matched to their cheapest
-    partner images (``pair_costs`` terms); with ``translation_iterations`` the block also slides
-    (at most ``max_translation`` A, at a cost of ``shift_penalty`` A^-2 per CP) to where its
-    CPs meet their partners best. The clash term counts atoms of other blocks (``tree`` of their
-    images) within ``clash_distance``."""
-    scores = np.zeros(len(cands))
-    shifts = np.zeros((len(cands), 3))
-    groups: dict[int, list[int]] = {}
-    for ci, (blk, _) in enumerate(cands):
-        groups.setdefault(id(blk), []).append(ci)
-    for idx in groups.values():
-        blk = cands[idx[0]][0]
-        rot = np.stack([cands[ci][1] for ci in idx])  # (C, 3, 3)
-        cp_atom = np.asarray(blk.cp_atom, dtype=int)
-        x = centre + np.einsum("cxy,my->cmx", rot, blk.cp_local)  # (C, m, 3)
-        u = np.einsum("cxy,my->cmx", rot, blk.local[cp_atom] - blk.cp_local)
-        du = u[:, :, None, :] + u_o[None, None, :, :]  # (C, m, M, 3)
-        mism = element_mismatch(np.asarray(blk.z)[cp_atom], _partner_z(blk), z_o, pz_o)
-        fixed = p.bond_weight * np.einsum("cmqx,cmqx->cmq", du, du) + p.element_penalty * mism
-        shift = np.zeros((len(idx), 3))
-        # the block may slide: its own centre is as uncertain as its neighbours'
-        for _ in range(p.translation_iterations):
-            d = x[:, :, None, :] + shift[:, None, None, :] - x_img[None, None, :, :]
-            nearest = (np.einsum("cmqx,cmqx->cmq", d, d) + fixed).argmin(-1)  # (C, m)
-            shift = (x_img[nearest] - x).mean(1)
-            norm = np.linalg.norm(shift, axis=1, keepdims=True)
-            shift *= np.minimum(1.0, p.max_translation / np.maximum(norm, 1e-12))
-        d = x[:, :, None, :] + shift[:, None, None, :] - x_img[None, None, :, :]
-        score = (np.einsum("cmqx,cmqx->cmq", d, d) + fixed).min(-1).sum(-1)
-        score += p.shift_penalty * x.shape[1] * (shift**2).sum(-1)
-        if tree is not None:
-            at = centre + shift[:, None, :] + np.einsum("cxy,ny->cnx", rot, blk.local)
+    """Scores (C,) and translations (C, 3) of a block's candidates (conformer, rotation), all in
+    one vectorised evaluation (squared distances expanded into matrix products). Each
+    candidate's CPs are matched to their cheapest partner images (``pair_costs`` terms); with
+    ``translation_iterations`` the block also slides (at most ``max_translation`` A, at a cost of
+    ``shift_penalty`` A^-2 per CP) to where its CPs meet their partners best. The clash term
+    counts atoms of other blocks (``tree`` of their images) within ``clash_distance``."""
+    conf: dict[int, int] = {}
+    uniq = []
+    for blk, _ in cands:
+        if id(blk) not in conf:
+            conf[id(blk)] = len(uniq)
+            uniq.append(blk)
+    ci = np.array([conf[id(blk)] for blk, _ in cands])  # (C,) conformer of each candidate
+    if len({len(b.cp_local) for b in uniq}) > 1:
+        raise ValueError("conformers of one block differ in connection points")
+    rot_t = np.stack([r for _, r in cands]).transpose(0, 2, 1)  # (C, 3, 3): row vectors @ R.T
+    cp = np.stack([np.asarray(b.cp_local, dtype=float) for b in uniq])  # (G, m, 3)
+    half = np.stack([np.asarray(b.local)[np.asarray(b.cp_atom, dtype=int)] for b in uniq]) - cp
+    mism = np.stack(
+        [
+            element_mismatch(
+                np.asarray(b.z)[np.asarray(b.cp_atom, dtype=int)], _partner_z(b), z_o, pz_o
+            )
+            for b in uniq
+        ]
+    )  # (G, m, M)
+    x = centre + cp[ci] @ rot_t  # (C, m, 3)
+    u = half[ci] @ rot_t
+    # |u + u_o|^2 and |y - x_img|^2 as |a|^2 + |b|^2 + 2 a.b: (C, m, M) without a (C, m, M, 3)
+    bond2 = (u**2).sum(-1)[..., None] + (u_o**2).sum(-1) + 2 * (u @ u_o.T)
+    fixed = p.bond_weight * bond2 + p.element_penalty * mism[ci]
+    img2 = (x_img**2).sum(-1)
+
+    def cost(shift):
+        y = x + shift[:, None, :]
+        return (y**2).sum(-1)[..., None] + img2 - 2 * (y @ x_img.T) + fixed
+
+    shift = np.zeros((len(cands), 3))
+    # the block may slide: its own centre is as uncertain as its neighbours'
+    for _ in range(p.translation_iterations):
+        nearest = cost(shift).argmin(-1)  # (C, m)
+        shift = (x_img[nearest] - x).mean(1)
+        norm = np.linalg.norm(shift, axis=1, keepdims=True)
+        shift *= np.minimum(1.0, p.max_translation / np.maximum(norm, 1e-12))
+    scores = cost(shift).min(-1).sum(-1)
+    scores += p.shift_penalty * x.shape[1] * (shift**2).sum(-1)
+    if tree is not None:
+        for g, blk in enumerate(uniq):
+            idx = np.flatnonzero(ci == g)
+            at = centre + shift[idx, None, :] + np.asarray(blk.local) @ rot_t[idx]
             dist, _ = tree.query(at.reshape(-1, 3), k=6, distance_upper_bound=p.clash_distance)
             over = np.clip(p.clash_distance - dist, 0, None)  # inf (no neighbour) -> 0
-            score += p.clash_weight * (over**2).reshape(len(idx), -1).sum(-1)
-        scores[idx] = score
-        shifts[idx] = shift
-    return scores, shifts
+            scores[idx] += p.clash_weight * (over**2).reshape(len(idx), -1).sum(-1)
+    return scores, shift
 
 
 def _max_norm(points) -> float:
@@ -277,168 +291,3 @@ def choose_orientations(place: Placement, candidates: list, order, p: FitParams,
         if not changed:
             return sweep + 1
     return sweeps
-
-
-# ----------------------------------------------------------------------------------------------
-# Phase 2: joint continuous fit
-# ----------------------------------------------------------------------------------------------
-
-
-def _rodrigues(w: torch.Tensor) -> torch.Tensor:
-    """(K, 3) rotation vectors -> (K, 3, 3) rotation matrices (safe at zero)."""
-    theta2 = (w**2).sum(-1, keepdim=True)[..., None]
-    theta = torch.sqrt(theta2 + 1e-30)
-    small = theta2 < 1e-8
-    a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)
-    b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / (theta2 + 1e-30))
-    zero = torch.zeros_like(w[:, 0])
-    k = torch.stack(
-        [zero, -w[:, 2], w[:, 1], w[:, 2], zero, -w[:, 0], -w[:, 1], w[:, 0], zero], dim=-1
-    ).reshape(-1, 3, 3)
-    eye = torch.eye(3, dtype=w.dtype).expand_as(k)
-    return eye + a * k + b * (k @ k)
-
-
-def _strain(e_raw: torch.Tensor, max_strain: float) -> torch.Tensor:
-    """(6,) unbounded parameters -> (3, 3) symmetric strain with entries in (-max, max)."""
-    e = max_strain * torch.tanh(e_raw)
-    return torch.stack(
-        [
-            torch.stack([e[0], e[3], e[4]]),
-            torch.stack([e[3], e[1], e[5]]),
-            torch.stack([e[4], e[5], e[2]]),
-        ]
-    )
-
-
-def _clash_pairs(place: Placement, cutoff: float, atom_owner: np.ndarray):
-    """Atom pairs of different blocks (or of a block and its own periodic image) closer than
-    ``cutoff``: (i (P,), j (P,), shift (P, 3)) with ``vec = atom_j + shift @ L - atom_i`` between
-    the unwrapped atoms of ``place``."""
-    atoms = np.concatenate(
-        [place.centres[i] + blk.local @ place.rots[i].T for i, blk in enumerate(place.blocks)]
-    )
-    frac = atoms @ np.linalg.inv(place.lattice)
-    ii, jj, sh, _ = neighbour_pairs(frac, place.lattice, cutoff)
-    # neighbour_pairs wraps fractional coordinates: fold each atom's wrapping into the shift
-    wrapped = np.floor(frac).astype(np.int64)
-    sh = sh - wrapped[jj] + wrapped[ii]
-    keep = (atom_owner[ii] != atom_owner[jj]) | np.any(sh != 0, axis=1)
-    return ii[keep], jj[keep], sh[keep]
-
-
-class _Fit:
-    """The continuous degrees of freedom of a placement and its loss (float64 tensors):
-    rotation vectors ``w`` (K, 3) applied on top of the start rotations, translations ``t``
-    (K, 3, A) and a bounded symmetric strain of the cell (6 parameters). Block centres keep
-    their fractional positions in the strained cell, plus their translation."""
-
-    def __init__(self, place: Placement, p: FitParams, lattice_ref: np.ndarray | None = None):
-        dt = torch.float64
-        self.p, self.blocks = p, place.blocks
-        c = cp_arrays(place.blocks)
-        self.cp_owner = torch.as_tensor(c["owner"])
-        self.cp = torch.as_tensor(c["cp"], dtype=dt)
-        self.cp_atom = torch.as_tensor(c["atom"], dtype=dt)
-        owner = np.concatenate([np.full(len(b.z), i) for i, b in enumerate(place.blocks)])
-        self.atom_owner_np = owner
-        self.atom_owner = torch.as_tensor(owner)
-        self.local = torch.cat([torch.as_tensor(b.local, dtype=dt) for b in place.blocks])
-        # the strain is measured from lattice_ref (the sampled cell), so that the bound holds
-        # for the whole assembly however many fits run one after the other
-        ref = place.lattice if lattice_ref is None else np.asarray(lattice_ref, dtype=float)
-        self.lat0 = torch.as_tensor(ref, dtype=dt)
-        self.frac0 = torch.as_tensor(place.centres @ np.linalg.inv(place.lattice), dtype=dt)
-
-        self.r0 = torch.as_tensor(place.rots, dtype=dt)
-        k = len(place.blocks)
-        self.w = torch.zeros(k, 3, dtype=dt, requires_grad=True)
-        self.t = torch.zeros(k, 3, dtype=dt, requires_grad=True)
-        e0 = np.linalg.solve(ref, place.lattice) - np.eye(3)
-        e0 = 0.5 * (e0 + e0.T)[[0, 1, 2, 0, 0, 1], [0, 1, 2, 1, 2, 2]]
-        bound = max(p.max_strain, 1e-12)
-        self.e = torch.as_tensor(np.arctanh(np.clip(e0 / bound, -0.999, 0.999)), dtype=dt)
-        self.e.requires_grad_(True)
-
-    def state(self):
-        lat = self.lat0
-        if self.p.max_strain > 0:
-            lat = lat @ (torch.eye(3, dtype=lat.dtype) + _strain(self.e, self.p.max_strain))
-        return lat, self.frac0 @ lat + self.t, _rodrigues(self.w) @ self.r0
-
-    def placement(self) -> Placement:
-        with torch.no_grad():
-            lat, centres, rot = self.state()
-        return Placement(
-            lat.numpy().copy(), centres.numpy().copy(), rot.numpy().copy(), self.blocks
-        )
-
-    def loss(self, pairs, clashes, scale: float) -> torch.Tensor:
-        """Assigned pairs' costs (robust with ``scale`` > 0) + clash penalty + a weak pull of
-        the translations to zero. ``pairs``: (a, b, shift) tensors; ``clashes``: (i, j, shift)."""
-        p = self.p
-        lat, centres, rot = self.state()
-        ro = rot[self.cp_owner]
-        x = centres[self.cp_owner] + torch.einsum("nxy,ny->nx", ro, self.cp)
-        u = torch.einsum("nxy,ny->nx", ro, self.cp_atom - self.cp)
-        a, b, shift = pairs
-        r1 = x[b] + shift @ lat - x[a]
-        r2 = u[a] + u[b]
-        e = (r1**2).sum(-1) + p.bond_weight * (r2**2).sum(-1)
-        if scale > 0:
-            e = scale**2 * torch.log1p(e / scale**2)
-        loss = e.sum() + p.translation_weight * (self.t**2).sum()
-        ii, jj, sh = clashes
-        if len(ii):
-            at = centres[self.atom_owner] + torch.einsum(
-                "nxy,ny->nx", rot[self.atom_owner], self.local
-            )
-            d = torch.linalg.norm(at[jj] + sh @ lat - at[ii], dim=-1)
-            loss = loss + p.clash_weight * (torch.clamp(p.clash_distance - d, min=0) ** 2).sum()
-        return loss
-
-    def minimise(self, pairs, clashes, scale: float) -> float:
-        # a cell held fixed (max_strain 0) has no strain parameters to move
-        params = [self.w, self.t] + ([self.e] if self.p.max_strain > 0 else [])
-        opt = torch.optim.LBFGS(
-            params,
-            lr=1.0,
-            max_iter=max(1, self.p.steps),
-            line_search_fn="strong_wolfe",
-        )
-
-        def closure():
-            opt.zero_grad()
-            loss = self.loss(pairs, clashes, scale)
-            loss.backward()
-            return loss
-
-        return float(opt.step(closure).detach())
-
-
-def joint_fit(
-    place: Placement, p: FitParams, lattice_ref: np.ndarray | None = None
-) -> tuple[Placement, float]:
-    """Rounds of assignment + L-BFGS over rotations, translations and cell strain.
-
-    In all rounds but the last the pair cost is robust (Cauchy, scale growing from
-    ``robust_start`` A by 8x over the rounds), so that pairs that fit pull before those that do
-    not; the last round is plain least squares. Returns the new placement and the final loss
-    (of the last round's assignment and clash pairs). The cell strain is bounded relative to
-    ``lattice_ref`` (default: the placement's own cell)."""
-    dt = torch.float64
-    fit = _Fit(place, p, lattice_ref)
-    n = max(1, p.rounds)
-    scales = [
-        p.robust_start * 8.0 ** (r / max(1, n - 2)) if p.robust_start > 0 else 0.0
-        for r in range(n - 1)
-    ] + [0.0]
-    loss = float("nan")
-    for scale in scales:
-        cur = fit.placement()
-        a, b, shift, _, _ = assign(cur, p)
-        pairs = (torch.as_tensor(a), torch.as_tensor(b), torch.as_tensor(shift, dtype=dt))
-        ii, jj, sh = _clash_pairs(cur, p.clash_distance + 1.0, fit.atom_owner_np)
-        clashes = (torch.as_tensor(ii), torch.as_tensor(jj), torch.as_tensor(sh, dtype=dt))
-        loss = fit.minimise(pairs, clashes, scale)
-    return fit.placement(), loss

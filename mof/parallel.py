@@ -6,7 +6,11 @@ A forked worker can deadlock on a lock that another thread of the parent held at
 once in CI: a relax_uff worker asleep on a futex after all its structures were done, with
 SIGTERM caught but never handled), and ``Pool.terminate`` then waits for it forever. The pool
 is therefore shut down by :func:`_shut_down`: close, a short grace for the workers to exit, then
-SIGKILL for any that did not."""
+SIGKILL for any that did not.
+
+The processes are the parallelism: each worker's BLAS runs one thread. OpenBLAS otherwise starts
+a thread per core in every worker, and its spinning threads made the assembly fit (small matrix
+products) five times slower with two workers on two cores."""
 
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ def progress_map(
         return [fn(x) for x in tqdm(items, **bar)]
     chunk = max(1, min(16, len(items) // (processes * 8)))
     pool = get_context("fork").Pool(
-        processes, initializer, initargs, maxtasksperchild=maxtasksperchild
+        processes, _start_worker, (initializer, initargs), maxtasksperchild=maxtasksperchild
     )
     done = False
     try:
@@ -58,6 +62,15 @@ def progress_map(
 
 
 GRACE_SECONDS = 10.0
+
+
+def _start_worker(initializer: Callable | None, initargs: tuple) -> None:
+    """A worker's start: BLAS limited to one thread, then the caller's ``initializer``."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def _shut_down(pool, grace: float) -> None:

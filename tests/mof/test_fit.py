@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from scipy.spatial.transform import Rotation
 
-from mof.fit import _images_near, _rodrigues
+from mof.fit import _images_near
 
 SKEWED = np.array([[9.0, 0.0, 0.0], [7.5, 4.0, 0.0], [-6.0, 2.5, 5.0]])  # strongly sheared
 
@@ -37,16 +35,3 @@ def test_images_near_matches_brute_force(lattice, radius):
     # each returned position is an image of the point it names
     frac = np.linalg.solve(lattice.T, (pos - points[idx]).T).T
     np.testing.assert_allclose(frac, np.round(frac), atol=1e-9)
-
-
-def test_rodrigues_matches_scipy_and_is_smooth_at_zero():
-    rng = np.random.default_rng(0)
-    w = np.concatenate([rng.normal(size=(20, 3)), 1e-6 * rng.normal(size=(3, 3)), np.zeros((1, 3))])
-    r = _rodrigues(torch.as_tensor(w, dtype=torch.float64)).numpy()
-    np.testing.assert_allclose(r, Rotation.from_rotvec(w).as_matrix(), atol=1e-12)
-    # the gradient at zero is finite and that of R = I + [w]x: d(R @ v)/dw = -[v]x
-    w0 = torch.zeros(1, 3, dtype=torch.float64, requires_grad=True)
-    v = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64)
-    jac = torch.autograd.functional.jacobian(lambda x: _rodrigues(x)[0] @ v, w0)[:, 0, :]
-    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    np.testing.assert_allclose(jac.numpy(), -vx, atol=1e-12)

@@ -63,3 +63,31 @@ def test_a_worker_stuck_since_fork_does_not_hang_the_map(tmp_path, monkeypatch):
     assert stuck.exists()  # one worker did get stuck
     assert not alive, "progress_map hung on the stuck worker"
     assert out == [[x * x for x in range(10)]]
+
+
+def _blas_threads(_: int) -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_workers_run_one_blas_thread_and_the_callers_initializer():
+    import numpy as np  # noqa: F401  (loads the BLAS that the workers inherit)
+
+    out = parallel.progress_map(_blas_threads, [0, 1, 2, 3], processes=2, progress=False)
+    assert all(threads and set(threads) == {1} for threads in out)
+    # the caller's initializer still runs in each worker (it sets module state there)
+    assert parallel.progress_map(
+        _initialised, [0, 1], processes=2, initializer=_set_state, initargs=(7,), progress=False
+    ) == [7, 7]
+
+
+_STATE = {"v": 0}
+
+
+def _set_state(v: int) -> None:
+    _STATE["v"] = v
+
+
+def _initialised(_: int) -> int:
+    return _STATE["v"]

@@ -78,7 +78,7 @@ class AssemblyParams(FitParams):
     sigma_init: bool = True
     conformers: int = 8
     extra_rotations: int = 60
-    starts: int = 12
+    starts: int = 24
     cycles: int = 2
     seed: int = 0
     degenerate_ratio: float = 0.8

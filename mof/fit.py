@@ -209,12 +209,26 @@ def _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, tree, p: FitParams):
     scores = cost(shift).min(-1).sum(-1)
     scores += p.shift_penalty * x.shape[1] * (shift**2).sum(-1)
     if tree is not None:
-        for g, blk in enumerate(uniq):
-            idx = np.flatnonzero(ci == g)
-            at = centre + shift[idx, None, :] + np.asarray(blk.local) @ rot_t[idx]
-            dist, _ = tree.query(at.reshape(-1, 3), k=6, distance_upper_bound=p.clash_distance)
+        # the clash term is never negative: a candidate whose CP score alone exceeds the best
+        # total so far cannot win. Candidates are visited by CP score, a few at a time, and the
+        # rest keep their CP score (a lower bound above the best): the argmin is unchanged.
+        local = [np.asarray(b.local) for b in uniq]
+        order = np.argsort(scores, kind="stable")
+        best = np.inf
+        for first in range(0, len(order), 8):
+            batch = order[first : first + 8]
+            batch = batch[scores[batch] <= best]
+            if len(batch) == 0:
+                break
+            at = [centre + shift[c] + local[ci[c]] @ rot_t[c] for c in batch]
+            dist, _ = tree.query(np.concatenate(at), k=6, distance_upper_bound=p.clash_distance)
             over = np.clip(p.clash_distance - dist, 0, None)  # inf (no neighbour) -> 0
-            scores[idx] += p.clash_weight * (over**2).reshape(len(idx), -1).sum(-1)
+            ends = np.cumsum([len(a) for a in at])
+            start = 0
+            for c, end in zip(batch, ends):
+                scores[c] += p.clash_weight * (over[start:end] ** 2).reshape(-1).sum()
+                start = end
+            best = min(best, scores[batch].min())
     return scores, shift
 
 

@@ -167,7 +167,9 @@ def _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, tree, p: FitParams):
     candidate's CPs are matched to their cheapest partner images (``pair_costs`` terms); with
     ``translation_iterations`` the block also slides (at most ``max_translation`` A, at a cost of
     ``shift_penalty`` A^-2 per CP) to where its CPs meet their partners best. The clash term
-    counts atoms of other blocks (``tree`` of their images) within ``clash_distance``."""
+    counts atoms of other blocks (``tree`` of their images) within ``clash_distance``; it is
+    added only where it can decide the choice, so a candidate that cannot win keeps its CP part
+    (a lower bound above the lowest score)."""
     conf: dict[int, int] = {}
     uniq = []
     for blk, _ in cands:

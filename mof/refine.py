@@ -199,6 +199,8 @@ class _Fit:
         return loss, np.concatenate(grad)
 
     def minimise(self, pairs, clashes, scale: float) -> float:
+        """L-BFGS from the current parameters (at most ``steps`` iterations and 1.25x as many
+        evaluations, the budget torch's L-BFGS had until session 17); returns the final loss."""
         res = minimize(
             self.loss_grad,
             self.theta,

@@ -35,3 +35,64 @@ def test_images_near_matches_brute_force(lattice, radius):
     # each returned position is an image of the point it names
     frac = np.linalg.solve(lattice.T, (pos - points[idx]).T).T
     np.testing.assert_allclose(frac, np.round(frac), atol=1e-9)
+
+
+def _brute_score(blk, rot, centre, shift, x_img, u_o, z_o, pz_o, atoms, p):
+    """One candidate's score by loops: each CP's cheapest partner, the slide's penalty, and for
+    each atom the (at most six) other atoms within the clash distance."""
+    total = 0.0
+    for m, cp in enumerate(blk.cp_local):
+        x = centre + shift + rot @ cp
+        u = rot @ (blk.local[blk.cp_atom[m]] - cp)
+        z, pz = blk.z[blk.cp_atom[m]], blk.cp_partner_z[m]
+        costs = []
+        for q in range(len(x_img)):
+            bad = int(pz > 0 and z_o[q] != pz) + int(pz_o[q] > 0 and z != pz_o[q])
+            d, b = x - x_img[q], u + u_o[q]
+            costs.append(d @ d + p.bond_weight * b @ b + p.element_penalty * bad)
+        total += min(costs)
+    total += p.shift_penalty * len(blk.cp_local) * shift @ shift
+    for a in blk.local:
+        d = np.sort(np.linalg.norm(atoms - (centre + shift + rot @ a), axis=1))[:6]
+        total += p.clash_weight * (np.clip(p.clash_distance - d, 0, None) ** 2).sum()
+    return total
+
+
+def test_orientation_scores_match_a_brute_force_and_pick_its_best():
+    from scipy.spatial import cKDTree
+    from scipy.spatial.transform import Rotation
+
+    from mof.fit import FitParams, _score_candidates
+    from mof.library import LibraryBlock
+
+    rng = np.random.default_rng(7)
+
+    def block(loc):
+        return LibraryBlock(
+            "b", "linker", rng.choice([6, 7, 8], 8), loc, 1.2 * loc[:3], np.arange(3),
+            np.zeros((0, 2)), cp_partner_z=np.array([30, 0, 29]),
+        )  # fmt: skip
+
+    base = rng.normal(scale=1.5, size=(8, 3))
+    confs = [block(base), block(base + rng.normal(scale=0.3, size=(8, 3)))]
+    rots = Rotation.random(40, random_state=3).as_matrix()
+    cands = [(confs[i % 2], r) for i, r in enumerate(rots)]
+    centre = np.array([1.0, -2.0, 0.5])
+    x_img = centre + rng.normal(scale=2.5, size=(7, 3))
+    u_o = rng.normal(scale=0.8, size=(7, 3))
+    z_o, pz_o = rng.choice([29, 30, 8], 7), rng.choice([0, 6, 8], 7)
+    atoms = centre + rng.normal(scale=2.5, size=(60, 3))  # other blocks' atoms: clashes decide
+    p = FitParams(clash_distance=1.6, clash_weight=3.0)
+    for iterations in (0, 3):
+        p.translation_iterations = iterations
+        got, shifts = _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, cKDTree(atoms), p)
+        brute = np.array(
+            [
+                _brute_score(b, r, centre, s, x_img, u_o, z_o, pz_o, atoms, p)
+                for (b, r), s in zip(cands, shifts)
+            ]
+        )
+        assert np.all(got <= brute + 1e-9)  # exact, or a lower bound for those that cannot win
+        assert np.argmin(got) == np.argmin(brute)
+        assert got.min() == pytest.approx(brute.min(), rel=1e-12)
+        assert (got < brute - 1e-6).any()  # some candidates were skipped: the bound is used

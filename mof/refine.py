@@ -136,7 +136,7 @@ class _Fit:
     def loss_grad(self, theta, pairs, clashes, scale: float):
         """The loss at ``theta`` and its gradient: assigned pairs' costs (robust with ``scale``
         > 0) + clash penalty + a weak pull of the translations to zero. ``pairs``: (a, b,
-        shift); ``clashes``: (i, j, shift, atoms): atom pairs and the atoms they involve."""
+        shift); ``clashes``: ``clash_terms``'s atom pairs and the atoms they involve."""
         p = self.p
         w, t, e_raw = self._split(theta)
         lat, centres, rot = self.state(theta)
@@ -164,11 +164,9 @@ class _Fit:
         g_c = self.cp_onehot @ gx
         outer = gx[:, :, None] * self.cp[:, None, :] + gu[:, :, None] * self.bond[:, None, :]
         g_rot = (self.cp_onehot @ outer.reshape(-1, 9)).reshape(-1, 3, 3)
-        ii, jj, sh, sel = clashes
+        ii, jj, sh, own, loc = clashes
         if len(ii):
-            own = self.atom_owner[sel]
-            at = np.zeros((len(self.atom_owner), 3))
-            at[sel] = centres[own] + np.einsum("nxy,ny->nx", rot[own], self.local[sel])
+            at = centres[own] + np.einsum("nxy,ny->nx", rot[own], loc)
             v = at[jj] + sh @ lat - at[ii]
             d = np.sqrt((v**2).sum(-1))
             over = np.clip(p.clash_distance - d, 0.0, None)
@@ -178,9 +176,8 @@ class _Fit:
             np.add.at(ga, jj, gv)
             np.add.at(ga, ii, -gv)
             g_lat += sh.T @ gv
-            ga = ga[sel]
             np.add.at(g_c, own, ga)
-            np.add.at(g_rot, own, ga[:, :, None] * self.local[sel][:, None, :])
+            np.add.at(g_rot, own, ga[:, :, None] * loc[:, None, :])
         # centres = frac0 @ lat + t
         g_t = g_c + 2 * p.translation_weight * t
         g_lat += self.frac0.T @ g_c
@@ -197,6 +194,15 @@ class _Fit:
             g_e = g_s[_SYM_I, _SYM_J] + np.where(_SYM_I != _SYM_J, g_s[_SYM_J, _SYM_I], 0.0)
             grad.append(g_e * p.max_strain * (1 - np.tanh(e_raw) ** 2))
         return loss, np.concatenate(grad)
+
+    def clash_terms(self, place: Placement):
+        """The clash pairs of ``place`` (``_clash_pairs`` within ``clash_distance`` + 1 A) for
+        ``loss_grad``, gathered once per minimisation: (i (P,), j (P,), shift (P, 3)) indexing
+        the atoms involved, and those atoms' owner blocks (S,) and local coordinates (S, 3)."""
+        ii, jj, sh = _clash_pairs(place, self.p.clash_distance + 1.0, self.atom_owner)
+        sel, inv = np.unique(np.concatenate([ii, jj]), return_inverse=True)
+        i_sel, j_sel = inv[: len(ii)], inv[len(ii) :]
+        return i_sel, j_sel, sh.astype(float), self.atom_owner[sel], self.local[sel]
 
     def minimise(self, pairs, clashes, scale: float) -> float:
         """L-BFGS from the current parameters (at most ``steps`` iterations and 1.25x as many
@@ -240,6 +246,5 @@ def joint_fit(
         cur = fit.placement()
         a, b, shift, _, _ = assign(cur, p)
         ii, jj, sh = _clash_pairs(cur, p.clash_distance + 1.0, fit.atom_owner)
-        sel = np.unique(np.concatenate([ii, jj]))
-        loss = fit.minimise((a, b, shift.astype(float)), (ii, jj, sh.astype(float), sel), scale)
+        loss = fit.minimise((a, b, shift.astype(float)), fit.clash_terms(cur), scale)
     return fit.placement(), loss

@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 
 from mof.fit import FitParams, Placement, assign
 from mof.library import LibraryBlock
-from mof.refine import _clash_pairs, _Fit, joint_fit, rotation_jacobian, rotation_matrices, skew
+from mof.refine import _Fit, joint_fit, rotation_jacobian, rotation_matrices, skew
 
 SKEWED = np.array([[9.0, 0.0, 0.0], [3.5, 8.0, 0.0], [-2.0, 1.5, 7.0]])
 
@@ -33,9 +33,7 @@ def _placement(seed: int = 1, lattice=SKEWED) -> Placement:
 def _problem(place: Placement, p: FitParams, scale: float, lattice_ref=None):
     fit = _Fit(place, p, lattice_ref)
     a, b, sh, _, _ = assign(place, p)
-    ii, jj, csh = _clash_pairs(place, p.clash_distance + 1.0, fit.atom_owner)
-    sel = np.unique(np.concatenate([ii, jj]))
-    return fit, ((a, b, sh.astype(float)), (ii, jj, csh.astype(float), sel), scale)
+    return fit, ((a, b, sh.astype(float)), fit.clash_terms(place), scale)
 
 
 def test_rotation_matrices_match_scipy_including_near_zero():

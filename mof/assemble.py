@@ -79,6 +79,8 @@ class AssemblyParams(FitParams):
     conformers: int = 8
     extra_rotations: int = 60
     starts: int = 24
+    anchor_weight: float = 5.0
+    anchor_tolerance: float = 0.5
     cycles: int = 2
     seed: int = 0
     degenerate_ratio: float = 0.8
@@ -176,17 +178,22 @@ def assemble(
     sigmas = np.asarray(sigmas, dtype=float).reshape(-1, 3, 3)
     sigma_axes = principal_axes(sigmas) if p.sigma_init else None  # the same for every start
     best, best_key = None, (3, np.inf)
-    for start in range(max(1, p.starts)):
-        # the first start chooses orientations at the given centres; the others let each block
-        # slide to its partners while choosing (better when centres are off, worse when right)
-        sp = replace(p, translation_iterations=0) if start == 0 else p
-        if p.sigma_init:
-            candidates, order = _candidates(blocks, sigma_axes, sigmas, p, rng)
-            if start > 1:  # more starts: other visiting orders and other extra rotations
-                order = rng.permutation(order)
+    for start, mode in enumerate(_start_modes(p)):
+        if mode == "anchored":
+            sp = replace(p, translation_iterations=0, translation_weight=p.anchor_weight)
+        elif mode == "given":
+            sp = replace(p, translation_iterations=0)
         else:
-            axes = _random_rotations(k, rng)
-            candidates, order = [[(b, axes[i])] for i, b in enumerate(blocks)], np.arange(k)
+            sp = p
+        if mode != "given" or start == 0:  # "given" after "anchored" shares its candidates
+            if p.sigma_init:
+                drawn, order = _candidates(blocks, sigma_axes, sigmas, p, rng)
+                if mode == "other":
+                    order = rng.permutation(order)
+            else:
+                axes = _random_rotations(k, rng)
+                drawn, order = [[(b, axes[i])] for i, b in enumerate(blocks)], np.arange(k)
+        candidates = drawn
         rots0 = np.stack([c[0][1] for c in candidates])
         place = Placement(lattice, centres.copy(), rots0, list(blocks))
         for cycle in range(max(1, p.cycles)):
@@ -196,15 +203,33 @@ def assemble(
                 ]
             choose_orientations(place, candidates, order, sp)
             place, loss = joint_fit(place, sp, lattice)
+        if mode == "anchored":
+            # kept, and the search ends, when the blocks fit where they were sampled: every
+            # gap within ``anchor_tolerance`` and the other checks passed; else forgotten
+            if _n_misfits(place, replace(p, max_mismatch=p.anchor_tolerance)) == 0:
+                best = place
+                break
+            continue
         # the start whose fit passes the most checks of ``assembled``, then the lowest loss;
-        # after the first two (at the given centres, blocks sliding), the search goes on only
-        # while no start has passed them all
+        # after "given" and "slide", the search goes on only while no start has passed them all
         key = (_n_misfits(place, p), loss)
         if best is None or key < best_key:
             best, best_key = place, key
-        if start >= 1 and best_key[0] == 0:
+        if mode != "given" and best_key[0] == 0:
             break
     return _build(best, centres, lattice, p, structure_id, t0, base)
+
+
+def _start_modes(p: AssemblyParams) -> list[str]:
+    """The starts of the search, in order (at most ``starts``): ``anchored`` (orientations chosen
+    at the given centres, blocks held near them by ``anchor_weight``; only when that pull is
+    stronger than the others' ``translation_weight``), ``given`` (the same choice, blocks free to
+    move in the fit), ``slide`` (blocks slide to their partners while choosing), then ``other``
+    (sliding, other visiting orders and other extra rotations)."""
+    modes = ["anchored"] if p.anchor_weight > p.translation_weight and p.starts > 1 else []
+    modes += ["given", "slide"]
+    modes += ["other"] * max(0, p.starts - len(modes))
+    return modes[: max(1, p.starts)]
 
 
 def _connection_misfits(dist, angle, p: AssemblyParams) -> list[tuple[str, str]]:

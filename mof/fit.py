@@ -51,6 +51,10 @@ class FitParams:
     translation_iterations: int = 3
     max_translation: float = 4.0
     shift_penalty: float = 0.3
+    torsions: bool = False
+    torsion_weight: float = 0.5
+    torsion_min_heavy: int = 2
+    joint_weight: float = 10.0
 
 
 @dataclass

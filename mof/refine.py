@@ -14,6 +14,7 @@ from scipy.optimize import minimize
 
 from mof.bonds import neighbour_pairs
 from mof.fit import FitParams, Placement, assign, cp_arrays
+from mof.fragments import Fragments, merge, split
 
 # the six parameters of a symmetric strain: diagonal, then (0, 1), (0, 2), (1, 2)
 _SYM_I = np.array([0, 1, 2, 0, 0, 1])
@@ -89,8 +90,16 @@ class _Fit:
     bounded symmetric strain of the cell (6 parameters), flattened into one vector. Block centres
     keep their fractional positions in the strained cell, plus their translation."""
 
-    def __init__(self, place: Placement, p: FitParams, lattice_ref: np.ndarray | None = None):
-        self.p, self.blocks = p, place.blocks
+    def __init__(
+        self,
+        place: Placement,
+        p: FitParams,
+        lattice_ref: np.ndarray | None = None,
+        frags: Fragments | None = None,
+    ):
+        if frags is not None:
+            place = frags.place
+        self.p, self.blocks, self.frags = p, place.blocks, frags
         k = len(place.blocks)
         self.k = k
         c = cp_arrays(place.blocks)
@@ -99,6 +108,14 @@ class _Fit:
         self.bond = c["atom"] - c["cp"]  # half-bond of each CP in the block frame
         self.atom_owner = np.concatenate([np.full(len(b.z), i) for i, b in enumerate(place.blocks)])
         self.local = np.concatenate([np.asarray(b.local, dtype=float) for b in place.blocks])
+        # clashes count between atoms of different blocks (not fragments of one block), and a
+        # block cut into fragments is pulled to its place as hard as a whole one
+        self.atom_group = self.atom_owner
+        self.pull = np.ones(k)
+        if frags is not None:
+            self.atom_group = frags.parent[self.atom_owner]
+            n_block = np.array([len(b.z) for b in frags.blocks], dtype=float)
+            self.pull = np.array([len(b.z) for b in place.blocks]) / n_block[frags.parent]
         # per-block sums by matrix products: (K, N) indicator of each CP's owner
         self.cp_onehot = (self.cp_owner[None, :] == np.arange(k)[:, None]).astype(float)
         # the strain is measured from lattice_ref (the sampled cell), so that the bound holds
@@ -152,7 +169,7 @@ class _Fit:
             de = 1.0 / (1.0 + e / scale**2)
         else:
             loss, de = float(e.sum()), np.ones_like(e)
-        loss += p.translation_weight * float((t**2).sum())
+        loss += p.translation_weight * float((self.pull[:, None] * t**2).sum())
         g1 = 2 * de[:, None] * r1
         g2 = 2 * p.bond_weight * de[:, None] * r2
         gx, gu = np.zeros_like(x), np.zeros_like(u)
@@ -178,8 +195,10 @@ class _Fit:
             g_lat += sh.T @ gv
             np.add.at(g_c, own, ga)
             np.add.at(g_rot, own, ga[:, :, None] * loc[:, None, :])
+        if self.frags is not None and len(self.frags.fa):
+            loss += self._joint_terms(centres, rot, g_c, g_rot)
         # centres = frac0 @ lat + t
-        g_t = g_c + 2 * p.translation_weight * t
+        g_t = g_c + 2 * p.translation_weight * self.pull[:, None] * t
         g_lat += self.frac0.T @ g_c
         # rot = R(w) @ r0: the torque of dL/drot, mapped through the left Jacobian of R
         m = g_rot @ np.swapaxes(rot, 1, 2)
@@ -195,11 +214,33 @@ class _Fit:
             grad.append(g_e * p.max_strain * (1 - np.tanh(e_raw) ** 2))
         return loss, np.concatenate(grad)
 
+    def _joint_terms(self, centres, rot, g_c, g_rot) -> float:
+        """The joints between fragments of a block (``Fragments``): the cut bond's midpoint and
+        half-bonds seen from both sides kept together (``joint_weight``, as a pair of connection
+        points) and the vector across the bond kept together (``torsion_weight``: a torsion
+        costs about ``torsion_weight`` * angle^2). Adds the gradient into ``g_c`` (K, 3) and
+        ``g_rot`` (K, 3, 3); returns the loss."""
+        fr, p = self.frags, self.p
+        ra, rb = rot[fr.fa], rot[fr.fb]
+        app = lambda r, v: np.einsum("jxy,jy->jx", r, v)  # noqa: E731
+        r1 = centres[fr.fb] + app(rb, fr.mb) - centres[fr.fa] - app(ra, fr.ma)
+        r2 = app(ra, fr.ua) + app(rb, fr.ub)
+        r3 = app(ra, fr.d) - app(rb, fr.d)
+        wj, wt = p.joint_weight, p.torsion_weight
+        loss = wj * float((r1**2).sum() + (r2**2).sum()) + wt * float((r3**2).sum())
+        g1, g2, g3 = 2 * wj * r1, 2 * wj * r2, 2 * wt * r3
+        np.add.at(g_c, fr.fb, g1)
+        np.add.at(g_c, fr.fa, -g1)
+        outer = lambda a, b: a[:, :, None] * b[:, None, :]  # noqa: E731
+        np.add.at(g_rot, fr.fb, outer(g1, fr.mb) + outer(g2, fr.ub) - outer(g3, fr.d))
+        np.add.at(g_rot, fr.fa, -outer(g1, fr.ma) + outer(g2, fr.ua) + outer(g3, fr.d))
+        return loss
+
     def clash_terms(self, place: Placement):
         """The clash pairs of ``place`` (``_clash_pairs`` within ``clash_distance`` + 1 A) for
         ``loss_grad``, gathered once per minimisation: (i (P,), j (P,), shift (P, 3)) indexing
         the atoms involved, and those atoms' owner blocks (S,) and local coordinates (S, 3)."""
-        ii, jj, sh = _clash_pairs(place, self.p.clash_distance + 1.0, self.atom_owner)
+        ii, jj, sh = _clash_pairs(place, self.p.clash_distance + 1.0, self.atom_group)
         sel, inv = np.unique(np.concatenate([ii, jj]), return_inverse=True)
         i_sel, j_sel = inv[: len(ii)], inv[len(ii) :]
         return i_sel, j_sel, sh.astype(float), self.atom_owner[sel], self.local[sel]
@@ -235,7 +276,8 @@ def joint_fit(
     not; the last round is plain least squares. Returns the new placement and the final loss
     (of the last round's assignment and clash pairs). The cell strain is bounded relative to
     ``lattice_ref`` (default: the placement's own cell)."""
-    fit = _Fit(place, p, lattice_ref)
+    frags = split(place, p.torsion_min_heavy) if p.torsions else None
+    fit = _Fit(place, p, lattice_ref, frags)
     n = max(1, p.rounds)
     scales = [
         p.robust_start * 8.0 ** (r / max(1, n - 2)) if p.robust_start > 0 else 0.0
@@ -245,6 +287,5 @@ def joint_fit(
     for scale in scales:
         cur = fit.placement()
         a, b, shift, _, _ = assign(cur, p)
-        ii, jj, sh = _clash_pairs(cur, p.clash_distance + 1.0, fit.atom_owner)
         loss = fit.minimise((a, b, shift.astype(float)), fit.clash_terms(cur), scale)
-    return fit.placement(), loss
+    return (fit.placement() if frags is None else merge(frags, fit.placement())), loss

@@ -106,8 +106,8 @@ def test_fit_repairs_moved_centres_and_a_strained_cell(fixture_tables, library, 
 
 
 def test_more_starts_only_while_no_start_fits(fixture_tables, library, monkeypatch):
-    """Starts beyond the first two run only while none has passed the connection checks: an
-    exact coarse MOF stops after two, a token fit that never closes the gaps uses them all."""
+    """An exact coarse MOF is kept as the anchored first start fits it (one fit), or without
+    that start after the next two; a token fit that never closes the gaps uses every start."""
     import mof.assemble as assemble_module
 
     calls = []
@@ -122,6 +122,9 @@ def test_more_starts_only_while_no_start_fits(fixture_tables, library, monkeypat
     row = mofs.set_index("id").loc["EDUSIF_clean"].to_dict()
     row["id"] = "EDUSIF_clean"
     res = _oracle(row, library, starts=5, cycles=1)
+    assert res.status == "assembled" and len(calls) == 1
+    calls.clear()
+    res = _oracle(row, library, starts=5, cycles=1, anchor_weight=0.0)
     assert res.status == "assembled" and len(calls) == 2
     calls.clear()
     lat = np.reshape(row["lattice"], (3, 3))
@@ -131,6 +134,34 @@ def test_more_starts_only_while_no_start_fits(fixture_tables, library, monkeypat
     blocks = [library[b] for b in row["block_ids"]]
     res = assemble(lat, moved, np.reshape(row["sigmas"], (-1, 3, 3)), blocks, token)
     assert res.status == "bonded" and len(calls) == 5
+
+
+def test_start_modes():
+    from mof.assemble import _start_modes
+
+    assert _start_modes(AssemblyParams(starts=5)) == [
+        "anchored",
+        "given",
+        "slide",
+        "other",
+        "other",
+    ]
+    # no anchor stronger than the others' pull, or a single start: no anchored start
+    assert _start_modes(AssemblyParams(starts=3, anchor_weight=0.0)) == ["given", "slide", "other"]
+    assert _start_modes(AssemblyParams(starts=1)) == ["given"]
+
+
+def test_anchored_start_keeps_exact_centres_in_place(fixture_tables, library):
+    """Exact centres: the anchored start fits, and the blocks stay closer to their sampled
+    centres than the free fit leaves them (centres moved by 1 A still assemble: the test
+    above)."""
+    _, mofs, _, _ = fixture_tables
+    row = mofs.set_index("id").loc["EDUSIF_clean"].to_dict()
+    row["id"] = "EDUSIF_clean"
+    anchored = _oracle(row, library)
+    free = _oracle(row, library, anchor_weight=0.0)
+    assert anchored.status == free.status == "assembled"
+    assert anchored.repair_max < 0.5 * free.repair_max
 
 
 def test_sigma_orientation_beats_random(fixture_tables, library):

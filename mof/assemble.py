@@ -8,11 +8,15 @@ rotations are tried, block by block). Then a joint fit (``mof.refine``) moves ro
 translations and a bounded strain of the cell so that node and linker connection points meet as
 in training (midpoints together, bonds straight, the elements seen across each bond), alternating
 a one-to-one assignment (Hungarian, periodic images kept) with an L-BFGS minimisation that also
-pushes atoms of different blocks apart. Both run from up to ``starts`` starts (the first
-chooses orientations at the given centres, the others with blocks sliding to their partners;
-from the third on, the blocks are visited in other orders with other extra rotations): the first
-two always, the others only while no start has passed the connection checks of ``assembled``;
-the one kept passes the most of them, then has the lowest loss. Every final pair of connection
+pushes atoms of different blocks apart. Both run from up to ``starts`` starts
+(``_start_modes``). The first holds every block near its sampled centre (``anchor_weight``) and
+is kept, ending the search, when it closes every gap within ``anchor_tolerance`` and passes the
+other checks: centres that are right stay where they are. Then one start chooses orientations at
+the given centres with blocks free to move in the fit, one with blocks sliding to their partners
+while choosing, and the others slide too, visiting the blocks in other orders with other extra
+rotations: these two always, the others only while none has passed the connection checks of
+``assembled``; the one kept passes the most of them, then has the lowest loss. With
+``torsions`` the fit also turns rotatable bonds (``mof.fragments``). Every final pair of connection
 points becomes a bond between the two atoms that carried them, written into the CIF as
 ``_geom_bond``.
 

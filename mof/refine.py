@@ -2,9 +2,12 @@
 
 Rounds of a one-to-one assignment of connection points (``mof.fit.assign``: Hungarian, images
 kept) alternate with a minimisation (L-BFGS, float64) of the assigned pairs' costs plus a clash
-penalty over block rotations, block translations and a bounded symmetric strain of the cell. The
-loss and its gradient are written out in numpy (no autograd): these problems are small (tens of
-blocks, hundreds of pairs), and a graph per evaluation cost more than the arithmetic.
+penalty over block rotations, block translations and a bounded symmetric strain of the cell. With
+``FitParams.torsions`` the units that move are rigid fragments of the blocks, cut at their
+rotatable bonds and held together by soft joints (``mof.fragments``), so that torsions can change
+where the connection points ask for it. The loss and its gradient are written out in numpy (no
+autograd): these problems are small (tens of blocks, hundreds of pairs), and a graph per
+evaluation cost more than the arithmetic.
 """
 
 from __future__ import annotations
@@ -88,7 +91,9 @@ class _Fit:
     """The continuous degrees of freedom of a placement and its loss with gradient: rotation
     vectors ``w`` (K, 3) applied on top of the start rotations, translations ``t`` (K, 3) and a
     bounded symmetric strain of the cell (6 parameters), flattened into one vector. Block centres
-    keep their fractional positions in the strained cell, plus their translation."""
+    keep their fractional positions in the strained cell, plus their translation. With
+    ``frags`` (``mof.fragments.split`` of ``place``) the units are the fragments, and the joints
+    between fragments of one block join the loss."""
 
     def __init__(
         self,
@@ -275,7 +280,8 @@ def joint_fit(
     ``robust_start`` A by 8x over the rounds), so that pairs that fit pull before those that do
     not; the last round is plain least squares. Returns the new placement and the final loss
     (of the last round's assignment and clash pairs). The cell strain is bounded relative to
-    ``lattice_ref`` (default: the placement's own cell)."""
+    ``lattice_ref`` (default: the placement's own cell). With ``torsions`` the blocks come back
+    as new conformers (``mof.fragments.merge``) where a rotatable bond turned."""
     frags = split(place, p.torsion_min_heavy) if p.torsions else None
     fit = _Fit(place, p, lattice_ref, frags)
     n = max(1, p.rounds)

@@ -11,6 +11,7 @@ from mof.fit import FitParams, Placement, assign
 from mof.fragments import merge, rotatable_bonds, split
 from mof.library import LibraryBlock
 from mof.refine import _Fit, joint_fit
+from tests.mof.test_refine import assert_gradient_matches_finite_differences
 
 CELL = np.array([[24.0, 0.0, 0.0], [4.0, 22.0, 0.0], [-3.0, 2.0, 23.0]])
 CHAIN = np.array(
@@ -140,14 +141,7 @@ def test_gradient_with_fragments_matches_finite_differences(max_strain):
     args = ((a, b, sh.astype(float)), fit.clash_terms(fr.place), 0.7)
     assert len(args[1][0]) > 5  # clashes take part
     theta = fit.theta + np.random.default_rng(2).normal(scale=0.3, size=fit.theta.shape)
-    _, grad = fit.loss_grad(theta, *args)
-    num = np.zeros_like(theta)
-    h = 1e-6
-    for k in range(len(theta)):
-        d = np.zeros_like(theta)
-        d[k] = h
-        num[k] = (fit.loss_grad(theta + d, *args)[0] - fit.loss_grad(theta - d, *args)[0]) / (2 * h)
-    np.testing.assert_allclose(grad, num, atol=1e-6 * max(1.0, np.abs(num).max()))
+    assert_gradient_matches_finite_differences(fit, theta, args)
 
 
 def test_torsions_let_a_twisted_linker_meet_its_metals():

@@ -59,14 +59,8 @@ def test_rotation_jacobian_is_the_left_jacobian(size):
         np.testing.assert_allclose((rp - rm) @ r0.T / (2 * h), skew(jac[:, i]), atol=1e-8)
 
 
-@pytest.mark.parametrize("max_strain", [0.0, 0.05])
-@pytest.mark.parametrize("scale", [0.0, 0.7])
-def test_gradient_matches_finite_differences(max_strain, scale):
-    p = FitParams(max_strain=max_strain, clash_distance=2.5, translation_weight=0.1)
-    fit, args = _problem(_placement(), p, scale, lattice_ref=SKEWED * 1.01)
-    assert len(args[1][0]) > 10  # the clash term takes part
-    rng = np.random.default_rng(4)
-    theta = fit.theta + rng.normal(scale=0.3, size=fit.theta.shape)
+def assert_gradient_matches_finite_differences(fit: _Fit, theta: np.ndarray, args) -> None:
+    """``fit.loss_grad``'s gradient at ``theta`` against central differences of its loss."""
     _, grad = fit.loss_grad(theta, *args)
     num = np.zeros_like(theta)
     h = 1e-6
@@ -75,6 +69,17 @@ def test_gradient_matches_finite_differences(max_strain, scale):
         d[k] = h
         num[k] = (fit.loss_grad(theta + d, *args)[0] - fit.loss_grad(theta - d, *args)[0]) / (2 * h)
     np.testing.assert_allclose(grad, num, atol=1e-6 * max(1.0, np.abs(num).max()))
+
+
+@pytest.mark.parametrize("max_strain", [0.0, 0.05])
+@pytest.mark.parametrize("scale", [0.0, 0.7])
+def test_gradient_matches_finite_differences(max_strain, scale):
+    p = FitParams(max_strain=max_strain, clash_distance=2.5, translation_weight=0.1)
+    fit, args = _problem(_placement(), p, scale, lattice_ref=SKEWED * 1.01)
+    assert len(args[1][0]) > 10  # the clash term takes part
+    rng = np.random.default_rng(4)
+    theta = fit.theta + rng.normal(scale=0.3, size=fit.theta.shape)
+    assert_gradient_matches_finite_differences(fit, theta, args)
 
 
 def _loss(place: Placement, p: FitParams) -> float:

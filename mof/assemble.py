@@ -10,8 +10,8 @@ in training (midpoints together, bonds straight, the elements seen across each b
 a one-to-one assignment (Hungarian, periodic images kept) with an L-BFGS minimisation that also
 pushes atoms of different blocks apart. Both run from up to ``starts`` starts
 (``_start_modes``). The first holds every block near its sampled centre (``anchor_weight``) and
-is kept, ending the search, when it closes every gap within ``anchor_tolerance`` and passes the
-other checks: centres that are right stay where they are. Then one start chooses orientations at
+is kept, ending the search, when it closes every gap within ``anchor_tolerance`` and bends no
+bond past ``max_bond_angle``: centres that are right stay where they are. Then one start chooses orientations at
 the given centres with blocks free to move in the fit, one with blocks sliding to their partners
 while choosing, and the others slide too, visiting the blocks in other orders with other extra
 rotations: these two always, the others only while none has passed the connection checks of
@@ -209,7 +209,7 @@ def assemble(
             place, loss = joint_fit(place, sp, lattice)
         if mode == "anchored":
             # kept, and the search ends, when the blocks fit where they were sampled: every
-            # gap within ``anchor_tolerance`` and the other checks passed; else forgotten
+            # gap within ``anchor_tolerance``, no bond bent past ``max_bond_angle``; else forgotten
             if _n_misfits(place, replace(p, max_mismatch=p.anchor_tolerance)) == 0:
                 best = place
                 break

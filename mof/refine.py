@@ -92,8 +92,8 @@ class _Fit:
     vectors ``w`` (K, 3) applied on top of the start rotations, translations ``t`` (K, 3) and a
     bounded symmetric strain of the cell (6 parameters), flattened into one vector. Block centres
     keep their fractional positions in the strained cell, plus their translation. With
-    ``frags`` (``mof.fragments.split`` of ``place``) the units are the fragments, and the joints
-    between fragments of one block join the loss."""
+    ``frags`` (``mof.fragments.split``; ``place`` is then ``frags.place``) the units are the
+    fragments, and the joints between fragments of one block join the loss."""
 
     def __init__(
         self,
@@ -102,8 +102,6 @@ class _Fit:
         lattice_ref: np.ndarray | None = None,
         frags: Fragments | None = None,
     ):
-        if frags is not None:
-            place = frags.place
         self.p, self.blocks, self.frags = p, place.blocks, frags
         k = len(place.blocks)
         self.k = k
@@ -283,7 +281,7 @@ def joint_fit(
     ``lattice_ref`` (default: the placement's own cell). With ``torsions`` the blocks come back
     as new conformers (``mof.fragments.merge``) where a rotatable bond turned."""
     frags = split(place, p.torsion_min_heavy) if p.torsions else None
-    fit = _Fit(place, p, lattice_ref, frags)
+    fit = _Fit(place if frags is None else frags.place, p, lattice_ref, frags)
     n = max(1, p.rounds)
     scales = [
         p.robust_start * 8.0 ** (r / max(1, n - 2)) if p.robust_start > 0 else 0.0

@@ -107,7 +107,7 @@ def test_a_torsion_costs_the_torsion_term_only(angle):
     p = FitParams(torsions=True, torsion_weight=0.7)
     place = Placement(CELL.copy(), np.array([[5.0, 5, 5]]), np.eye(3)[None], [_chain()])
     fr = split(place)
-    fit = _Fit(place, p, None, fr)
+    fit = _Fit(fr.place, p, None, fr)
     twisted, rot = _twisted(angle)
     theta = fit.theta.copy()
     k = len(fr.place.blocks)
@@ -136,7 +136,7 @@ def test_gradient_with_fragments_matches_finite_differences(max_strain):
     place = _placement(seed=1)
     place.centres[:] = [[3.0, 3, 3], [5.0, 3.5, 3.2], [4.0, 5.5, 4], [6.5, 5, 4.5]]
     fr = split(place)
-    fit = _Fit(place, p, CELL * 1.01, fr)
+    fit = _Fit(fr.place, p, CELL * 1.01, fr)
     a, b, sh, _, _ = assign(fr.place, p)
     args = ((a, b, sh.astype(float)), fit.clash_terms(fr.place), 0.7)
     assert len(args[1][0]) > 5  # clashes take part

@@ -11,14 +11,14 @@ a one-to-one assignment (Hungarian, periodic images kept) with an L-BFGS minimis
 pushes atoms of different blocks apart. Both run from up to ``starts`` starts
 (``_start_modes``). The first holds every block near its sampled centre (``anchor_weight``) and
 is kept, ending the search, when it closes every gap within ``anchor_tolerance`` and bends no
-bond past ``max_bond_angle``: centres that are right stay where they are. Then one start
-chooses orientations at the given centres with blocks free to move in the fit, one with blocks
-sliding to their partners while choosing, and the others slide too, visiting the blocks in other
-orders with other extra rotations: these two always, the others only while none has passed the connection checks of
-``assembled``; the one kept passes the most of them, then has the lowest loss. With
-``torsions`` the fit also turns rotatable bonds (``mof.fragments``). Every final pair of connection
-points becomes a bond between the two atoms that carried them, written into the CIF as
-``_geom_bond``.
+bond past ``max_bond_angle``: centres that are right stay where they are. Then one start chooses
+orientations at the given centres with blocks free to move in the fit, one with blocks sliding
+to their partners while choosing, and the others slide too, visiting the blocks in other orders
+with other extra rotations: these two always, the others only while none has passed the
+connection checks of ``assembled``; the one kept passes the most of them, then has the lowest
+loss. With ``torsions`` the fit also turns rotatable bonds (``mof.fragments``). Every final pair
+of connection points becomes a bond between the two atoms that carried them, written into the
+CIF as ``_geom_bond``.
 
 Statuses (every sample gets one row):
 

@@ -144,68 +144,123 @@ def assign(place: Placement, p: FitParams):
 # ----------------------------------------------------------------------------------------------
 
 
+class _Images:
+    """Periodic images near a point, for one lattice (3, 3): its inverse and the shift grids are
+    computed once and reused by every query."""
+
+    def __init__(self, lattice: np.ndarray):
+        self.lattice = lattice
+        self.inv = np.linalg.inv(lattice)
+        self.spacing = 1.0 / np.linalg.norm(self.inv.T, axis=1)  # between lattice planes
+        self._grids: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _grid(self, reach: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """(S, 3) integer shifts within ``reach`` per axis and the lengths (S,) of their vectors."""
+        if reach not in self._grids:
+            rng = [np.arange(-r, r + 1) for r in reach]
+            shifts = np.stack(np.meshgrid(*rng, indexing="ij"), axis=-1).reshape(-1, 3)
+            self._grids[reach] = shifts, np.linalg.norm(shifts @ self.lattice, axis=1)
+        return self._grids[reach]
+
+    def near(self, points: np.ndarray, centre: np.ndarray, radius: float):
+        """Indices (N,) and Cartesian positions (N, 3) of all periodic images of ``points``
+        (M, 3) within ``radius`` of ``centre`` (3,)."""
+        reach = tuple(int(r) for r in np.ceil(radius / self.spacing).astype(int) + 1)
+        frac = (points - centre) @ self.inv
+        frac = frac - np.round(frac)
+        shifts, length = self._grid(reach)
+        # a shift whose lattice vector is longer than radius + the farthest wrapped point holds
+        # no image within radius (triangle inequality): skip it, the result is the same
+        rel = frac @ self.lattice
+        far = float(np.sqrt((rel**2).sum(-1).max(initial=0.0)))
+        shifts = shifts[length < radius + far]
+        img = rel[None, :, :] + (shifts @ self.lattice)[:, None, :]  # relative to centre
+        d = np.linalg.norm(img, axis=-1)
+        s_idx, m_idx = np.nonzero(d < radius)
+        return m_idx, img[s_idx, m_idx] + centre
+
+
 def _images_near(points: np.ndarray, lattice: np.ndarray, centre: np.ndarray, radius: float):
     """Indices and Cartesian positions of all periodic images of ``points`` (M, 3) within
-    ``radius`` of ``centre``."""
-    recip = np.linalg.inv(lattice).T
-    spacing = 1.0 / np.linalg.norm(recip, axis=1)
-    reach = np.ceil(radius / spacing).astype(int) + 1
-    frac = (points - centre) @ np.linalg.inv(lattice)
-    frac = frac - np.round(frac)
-    rng = [np.arange(-r, r + 1) for r in reach]
-    shifts = np.stack(np.meshgrid(*rng, indexing="ij"), axis=-1).reshape(-1, 3)
-    # a shift whose lattice vector is longer than radius + the farthest wrapped point holds no
-    # image within radius (triangle inequality): skip it, the result is the same
-    rel = frac @ lattice
-    far = float(np.sqrt((rel**2).sum(-1).max(initial=0.0)))
-    shifts = shifts[np.linalg.norm(shifts @ lattice, axis=1) < radius + far]
-    img = rel[None, :, :] + (shifts @ lattice)[:, None, :]  # relative to centre
-    d = np.linalg.norm(img, axis=-1)
-    s_idx, m_idx = np.nonzero(d < radius)
-    return m_idx, img[s_idx, m_idx] + centre
+    ``radius`` of ``centre`` (one query of ``_Images``)."""
+    return _Images(lattice).near(points, centre, radius)
+
+
+class _Candidates:
+    """A block's candidates ``(conformer, rotation)`` as arrays, computed once per orientation
+    search and read by every sweep: C candidates over G distinct conformers with m CPs each."""
+
+    def __init__(self, cands: list):
+        conf: dict[int, int] = {}
+        uniq = []
+        for blk, _ in cands:
+            if id(blk) not in conf:
+                conf[id(blk)] = len(uniq)
+                uniq.append(blk)
+        if len({len(b.cp_local) for b in uniq}) > 1:
+            raise ValueError("conformers of one block differ in connection points")
+        self.cands = cands
+        self.ci = np.array([conf[id(blk)] for blk, _ in cands])  # (C,) conformer of each
+        self.rot_t = np.stack([r for _, r in cands]).transpose(0, 2, 1)  # (C, 3, 3): v @ R.T
+        cp = np.stack([np.asarray(b.cp_local, dtype=float) for b in uniq])  # (G, m, 3)
+        atom = [np.asarray(b.cp_atom, dtype=int) for b in uniq]
+        half = np.stack([np.asarray(b.local)[a] for b, a in zip(uniq, atom)]) - cp
+        self.x_rel = cp[self.ci] @ self.rot_t  # (C, m, 3) CPs relative to the centre
+        self.u = half[self.ci] @ self.rot_t  # (C, m, 3) half-bonds
+        self.u2 = (self.u**2).sum(-1)  # (C, m)
+        # the elements at the CPs: conformers of one block share them, so the element term is
+        # computed once per distinct (own, expected partner) pattern
+        pattern: dict[tuple, int] = {}
+        self.z, self.pz, group = [], [], []
+        for b, a in zip(uniq, atom):
+            z, pz = np.asarray(b.z)[a], _partner_z(b)
+            key = (tuple(z.tolist()), tuple(pz.tolist()))
+            if key not in pattern:
+                pattern[key] = len(self.z)
+                self.z.append(z)
+                self.pz.append(pz)
+            group.append(pattern[key])
+        self.group = np.asarray(group)[self.ci]  # (C,) element pattern of each candidate
+        self.local = [np.asarray(b.local) for b in uniq]
+        self._atoms: dict[int, np.ndarray] = {}
+        self.rad_cp = max((_max_norm(b.cp_local) for b in uniq), default=0.0)
+        self.rad_at = max((_max_norm(b.local) for b in uniq), default=0.0)
+
+    def __len__(self) -> int:
+        return len(self.cands)
+
+    def atoms(self, c: int) -> np.ndarray:
+        """(n, 3) candidate c's atoms relative to the centre (computed when first asked)."""
+        if c not in self._atoms:
+            self._atoms[c] = self.local[self.ci[c]] @ self.rot_t[c]
+        return self._atoms[c]
 
 
 def _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, tree, p: FitParams):
-    """Scores (C,) and translations (C, 3) of a block's candidates (conformer, rotation), all in
-    one vectorised evaluation (squared distances expanded into matrix products). Each
-    candidate's CPs are matched to their cheapest partner images (``pair_costs`` terms); with
-    ``translation_iterations`` the block also slides (at most ``max_translation`` A, at a cost of
-    ``shift_penalty`` A^-2 per CP) to where its CPs meet their partners best. The clash term
-    counts atoms of other blocks (``tree`` of their images) within ``clash_distance``; it is
-    added only where it can decide the choice, so a candidate that cannot win keeps its CP part
-    (a lower bound above the lowest score)."""
-    conf: dict[int, int] = {}
-    uniq = []
-    for blk, _ in cands:
-        if id(blk) not in conf:
-            conf[id(blk)] = len(uniq)
-            uniq.append(blk)
-    ci = np.array([conf[id(blk)] for blk, _ in cands])  # (C,) conformer of each candidate
-    if len({len(b.cp_local) for b in uniq}) > 1:
-        raise ValueError("conformers of one block differ in connection points")
-    rot_t = np.stack([r for _, r in cands]).transpose(0, 2, 1)  # (C, 3, 3): row vectors @ R.T
-    cp = np.stack([np.asarray(b.cp_local, dtype=float) for b in uniq])  # (G, m, 3)
-    half = np.stack([np.asarray(b.local)[np.asarray(b.cp_atom, dtype=int)] for b in uniq]) - cp
+    """Scores (C,) and translations (C, 3) of a block's candidates (a list of (conformer,
+    rotation) or their ``_Candidates``), all in one vectorised evaluation (squared distances
+    expanded into matrix products). Each candidate's CPs are matched to their cheapest partner
+    images (``pair_costs`` terms); with ``translation_iterations`` the block also slides (at most
+    ``max_translation`` A, at a cost of ``shift_penalty`` A^-2 per CP) to where its CPs meet their
+    partners best. The clash term counts atoms of other blocks (``tree`` of their images) within
+    ``clash_distance``; it is added only where it can decide the choice, so a candidate that
+    cannot win keeps its CP part (a lower bound above the lowest score)."""
+    arr = cands if isinstance(cands, _Candidates) else _Candidates(cands)
     mism = np.stack(
-        [
-            element_mismatch(
-                np.asarray(b.z)[np.asarray(b.cp_atom, dtype=int)], _partner_z(b), z_o, pz_o
-            )
-            for b in uniq
-        ]
-    )  # (G, m, M)
-    x = centre + cp[ci] @ rot_t  # (C, m, 3)
-    u = half[ci] @ rot_t
+        [element_mismatch(z, pz, z_o, pz_o) for z, pz in zip(arr.z, arr.pz)]
+    )  # (patterns, m, M)
+    x = centre + arr.x_rel  # (C, m, 3)
+    u = arr.u
     # |u + u_o|^2 and |y - x_img|^2 as |a|^2 + |b|^2 + 2 a.b: (C, m, M) without a (C, m, M, 3)
-    bond2 = (u**2).sum(-1)[..., None] + (u_o**2).sum(-1) + 2 * (u @ u_o.T)
-    fixed = p.bond_weight * bond2 + p.element_penalty * mism[ci]
+    bond2 = arr.u2[..., None] + (u_o**2).sum(-1) + 2 * (u @ u_o.T)
+    fixed = p.bond_weight * bond2 + p.element_penalty * mism[arr.group]
     img2 = (x_img**2).sum(-1)
 
     def cost(shift):
         y = x + shift[:, None, :]
         return (y**2).sum(-1)[..., None] + img2 - 2 * (y @ x_img.T) + fixed
 
-    shift = np.zeros((len(cands), 3))
+    shift = np.zeros((len(arr), 3))
     # the block may slide: its own centre is as uncertain as its neighbours'
     for _ in range(p.translation_iterations):
         nearest = cost(shift).argmin(-1)  # (C, m)
@@ -218,7 +273,6 @@ def _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, tree, p: FitParams):
         # the clash term is never negative: a candidate whose CP score alone exceeds the best
         # total so far cannot win. Candidates are visited by CP score, a few at a time, and the
         # rest keep their CP score (a lower bound above the best): the argmin is unchanged.
-        local = [np.asarray(b.local) for b in uniq]
         order = np.argsort(scores, kind="stable")
         best = np.inf
         for first in range(0, len(order), 8):
@@ -226,7 +280,7 @@ def _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, tree, p: FitParams):
             batch = batch[scores[batch] <= best]
             if len(batch) == 0:
                 break
-            at = [centre + shift[c] + local[ci[c]] @ rot_t[c] for c in batch]
+            at = [centre + shift[c] + arr.atoms(c) for c in batch]
             dist, _ = tree.query(np.concatenate(at), k=6, distance_upper_bound=p.clash_distance)
             over = np.clip(p.clash_distance - dist, 0, None)  # inf (no neighbour) -> 0
             ends = np.cumsum([len(a) for a in at])
@@ -243,24 +297,15 @@ def _max_norm(points) -> float:
     return float(np.linalg.norm(np.reshape(points, (-1, 3)), axis=1).max(initial=0.0))
 
 
-def _radii(cands) -> tuple[float, float]:
-    """Largest distance of a connection point and of an atom from the centre, over the distinct
-    conformers among ``cands`` (a block's candidates share a few conformers)."""
-    blocks = {id(b): b for b, _ in cands}.values()
-    rad_cp = max((_max_norm(b.cp_local) for b in blocks), default=0.0)
-    rad_at = max((_max_norm(b.local) for b in blocks), default=0.0)
-    return rad_cp, rad_at
-
-
 def choose_orientations(place: Placement, candidates: list, order, p: FitParams, sweeps: int = 3):
     """Coordinate descent over blocks: each block in ``order`` takes the candidate
     ``(block, rotation)`` whose CPs best meet the other side's CPs where they are now (cost per
     CP: its cheapest partner under ``pair_costs``) with the least clash against other blocks'
     atoms. Changes ``place`` in place; returns the number of sweeps made."""
-    lat = place.lattice
+    images = _Images(place.lattice)
     k = len(place.blocks)
     is_node = np.array([b.kind == "node" for b in place.blocks])
-    radii = [_radii(c) for c in candidates]  # once: the loop below reads them per sweep
+    arrays: list[_Candidates | None] = [None] * k  # built once, read by every sweep
     for sweep in range(sweeps):
         changed = False
         c = cp_arrays(place.blocks)
@@ -277,18 +322,20 @@ def choose_orientations(place: Placement, candidates: list, order, p: FitParams,
             other = (owner != i) & (is_node[owner] != is_node[i])
             if not other.any():
                 continue
-            rad_cp, rad_at = radii[i]
-            idx, x_img = _images_near(x_all[other], lat, place.centres[i], rad_cp + 6.0)
+            if arrays[i] is None:
+                arrays[i] = _Candidates(cands)
+            arr = arrays[i]
+            idx, x_img = images.near(x_all[other], place.centres[i], arr.rad_cp + 6.0)
             u_o = (y_all[other] - x_all[other])[idx]
             z_o, pz_o = c["z"][other][idx], c["pz"][other][idx]
-            _, a_img = _images_near(
-                atoms_all[atom_owner != i], lat, place.centres[i], rad_at + p.clash_distance
+            _, a_img = images.near(
+                atoms_all[atom_owner != i], place.centres[i], arr.rad_at + p.clash_distance
             )
             if len(x_img) == 0:
                 continue
             tree = cKDTree(a_img) if len(a_img) else None
             scores, shifts = _score_candidates(
-                cands, place.centres[i], x_img, u_o, z_o, pz_o, tree, p
+                arr, place.centres[i], x_img, u_o, z_o, pz_o, tree, p
             )
             best = int(np.argmin(scores))
             best_blk, best_rot = cands[best]

@@ -49,17 +49,23 @@ def _coefficients(w: np.ndarray):
 
 def rotation_matrices(w: np.ndarray) -> np.ndarray:
     """(K, 3) rotation vectors -> (K, 3, 3) rotation matrices (Rodrigues, exact at zero)."""
-    a, b, _ = _coefficients(w)
-    k = skew(w)
-    return np.eye(3) + a * k + b * (k @ k)
+    return _rodrigues(w, jacobian=False)[0]
 
 
 def rotation_jacobian(w: np.ndarray) -> np.ndarray:
     """(K, 3) rotation vectors -> (K, 3, 3) left Jacobians J: ``R(w + d) = R(J d) R(w)`` to first
     order in d. The gradient of f(R(w)) is ``J.T @ tau`` with tau the torque of dF/dR."""
-    _, b, c = _coefficients(w)
+    return _rodrigues(w, jacobian=True)[1]
+
+
+def _rodrigues(w: np.ndarray, jacobian: bool):
+    """(K, 3) rotation vectors -> rotation matrices (K, 3, 3) and, with ``jacobian``, their left
+    Jacobians (K, 3, 3) (else None): one evaluation of the coefficients for both."""
+    a, b, c = _coefficients(w)
     k = skew(w)
-    return np.eye(3) + b * k + c * (k @ k)
+    kk = k @ k
+    eye = np.eye(3)
+    return eye + a * k + b * kk, (eye + b * k + c * kk) if jacobian else None
 
 
 def _strain(e_raw: np.ndarray, max_strain: float) -> np.ndarray:
@@ -141,13 +147,14 @@ class _Fit:
         e_raw = theta[6 * k :] if self.free_cell else self.e_fixed
         return w, t, e_raw
 
-    def state(self, theta=None):
-        """(lattice (3, 3), centres (K, 3), rotations (K, 3, 3)) at ``theta`` (default: now)."""
+    def state(self, theta=None, r_w=None):
+        """(lattice (3, 3), centres (K, 3), rotations (K, 3, 3)) at ``theta`` (default: now);
+        ``r_w``: the rotation matrices of its rotation vectors, when already computed."""
         w, t, e_raw = self._split(self.theta if theta is None else theta)
         lat = self.lat0
         if self.p.max_strain > 0:
             lat = lat @ (np.eye(3) + _strain(e_raw, self.p.max_strain))
-        return lat, self.frac0 @ lat + t, rotation_matrices(w) @ self.r0
+        return lat, self.frac0 @ lat + t, (rotation_matrices(w) if r_w is None else r_w) @ self.r0
 
     def placement(self) -> Placement:
         lat, centres, rot = self.state()
@@ -159,7 +166,8 @@ class _Fit:
         shift); ``clashes``: ``clash_terms``'s atom pairs and the atoms they involve."""
         p = self.p
         w, t, e_raw = self._split(theta)
-        lat, centres, rot = self.state(theta)
+        r_w, jac = _rodrigues(w, jacobian=True)
+        lat, centres, rot = self.state(theta, r_w)
         ro = rot[self.cp_owner]
         x = centres[self.cp_owner] + np.einsum("nxy,ny->nx", ro, self.cp)
         u = np.einsum("nxy,ny->nx", ro, self.bond)
@@ -208,7 +216,7 @@ class _Fit:
         tau = np.stack(
             [m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], 1
         )
-        g_w = np.einsum("kyx,ky->kx", rotation_jacobian(w), tau)
+        g_w = np.einsum("kyx,ky->kx", jac, tau)
         grad = [g_w.ravel(), g_t.ravel()]
         if self.free_cell:
             # lat = lat0 @ (I + S(e)), e = max_strain * tanh(e_raw), S symmetric

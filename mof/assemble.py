@@ -203,7 +203,7 @@ def assemble(
         for cycle in range(max(1, p.cycles)):
             if cycle > 0:  # the fitted orientation stays a candidate: a cycle never makes it worse
                 candidates = [
-                    c + [(place.blocks[i], place.rots[i])] for i, c in enumerate(candidates)
+                    c + [(place.blocks[i], place.rots[i].copy())] for i, c in enumerate(candidates)
                 ]
             choose_orientations(place, candidates, order, sp)
             place, loss = joint_fit(place, sp, lattice)

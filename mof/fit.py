@@ -301,7 +301,11 @@ def choose_orientations(place: Placement, candidates: list, order, p: FitParams,
     """Coordinate descent over blocks: each block in ``order`` takes the candidate
     ``(block, rotation)`` whose CPs best meet the other side's CPs where they are now (cost per
     CP: its cheapest partner under ``pair_costs``) with the least clash against other blocks'
-    atoms. Changes ``place`` in place; returns the number of sweeps made."""
+    atoms. Changes ``place`` in place (new ``centres`` and ``rots`` arrays: a candidate may be a
+    view of the placement's own rotation, and must not change while the search runs); returns
+    the number of sweeps made."""
+    place.centres = np.array(place.centres, dtype=float)
+    place.rots = np.array(place.rots, dtype=float)
     images = _Images(place.lattice)
     k = len(place.blocks)
     is_node = np.array([b.kind == "node" for b in place.blocks])

@@ -96,3 +96,35 @@ def test_orientation_scores_match_a_brute_force_and_pick_its_best():
         assert np.argmin(got) == np.argmin(brute)
         assert got.min() == pytest.approx(brute.min(), rel=1e-12)
         assert (got < brute - 1e-6).any()  # some candidates were skipped: the bound is used
+
+
+def test_orientation_search_leaves_its_candidates_unchanged(fixture_tables):
+    """A candidate may be a view of the placement's own rotation (a block's fitted orientation,
+    offered again in a later cycle): the search must not change it while it runs. It did until
+    session 19, so a block that moved away from its fitted orientation lost it as a candidate."""
+    from scipy.spatial.transform import Rotation
+
+    from mof.assemble import AssemblyParams, _candidates, principal_axes
+    from mof.fit import Placement, choose_orientations
+    from mof.library import load_library
+
+    _, mofs, inst, bb = fixture_tables
+    lib = load_library(bb, inst, conformers=8)
+    row = mofs.set_index("id").loc["FIQCEN_clean"]
+    lat = np.reshape(row["lattice"], (3, 3))
+    centres = np.reshape(row["centres_frac"], (-1, 3)) @ lat
+    sig = np.reshape(row["sigmas"], (-1, 3, 3))
+    blocks = [lib[b] for b in row["block_ids"]]
+    p = AssemblyParams()
+    cands, order = _candidates(blocks, principal_axes(sig), sig, p, np.random.default_rng(0))
+    rots = Rotation.random(len(blocks), random_state=1).as_matrix()  # arbitrary "fitted" ones
+    place = Placement(lat, centres.copy(), rots, list(blocks))
+    cands = [c + [(place.blocks[i], place.rots[i])] for i, c in enumerate(cands)]
+    before = [[r.copy() for _, r in c] for c in cands]
+    choose_orientations(place, cands, order, p)
+    # blocks left their given orientations (the test has something to catch) ...
+    assert sum(not np.allclose(place.rots[i], b[-1]) for i, b in enumerate(before)) > len(blocks) // 2
+    # ... and every candidate is as it was
+    for c, b in zip(cands, before):
+        for (_, r), r0 in zip(c, b):
+            np.testing.assert_array_equal(r, r0)

@@ -37,6 +37,23 @@ def test_images_near_matches_brute_force(lattice, radius):
     np.testing.assert_allclose(frac, np.round(frac), atol=1e-9)
 
 
+@pytest.mark.parametrize("lattice", [np.diag([6.0, 7.0, 8.0]), SKEWED], ids=["cubic", "skewed"])
+def test_one_image_finder_answers_queries_of_any_radius(lattice):
+    """The orientation search asks one ``_Images`` for many centres and radii (its shift grids
+    kept between queries): each answer is the brute force's."""
+    from mof.fit import _Images
+
+    rng = np.random.default_rng(5)
+    images = _Images(lattice)
+    for radius in (3.0, 11.0, 7.5, 3.0, 11.0):  # a small grid first, a larger one after
+        points = rng.uniform(-20, 20, size=(9, 3))
+        centre = rng.uniform(-5, 5, size=3)
+        idx, pos = images.near(points, centre, radius)
+        got = {(int(m), *np.round(y, 6)) for m, y in zip(idx, pos)}
+        assert got == _brute_images(points, lattice, centre, radius)
+        assert len(got) == len(idx)
+
+
 def _brute_score(blk, rot, centre, shift, x_img, u_o, z_o, pz_o, atoms, p):
     """One candidate's score by loops: each CP's cheapest partner, the slide's penalty, and for
     each atom the (at most six) other atoms within the clash distance."""

@@ -202,8 +202,9 @@ def assemble(
         place = Placement(lattice, centres.copy(), rots0, list(blocks))
         for cycle in range(max(1, p.cycles)):
             if cycle > 0:  # the fitted orientation stays a candidate: a cycle never makes it worse
+                # (choose_orientations writes into new arrays, so these views stay as they are)
                 candidates = [
-                    c + [(place.blocks[i], place.rots[i].copy())] for i, c in enumerate(candidates)
+                    c + [(place.blocks[i], place.rots[i])] for i, c in enumerate(candidates)
                 ]
             choose_orientations(place, candidates, order, sp)
             place, loss = joint_fit(place, sp, lattice)

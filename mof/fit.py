@@ -174,10 +174,11 @@ class _Images:
         rel = frac @ self.lattice
         far = float(np.sqrt((rel**2).sum(-1).max(initial=0.0)))
         shifts = shifts[length < radius + far]
-        img = rel[None, :, :] + (shifts @ self.lattice)[:, None, :]  # relative to centre
-        d = np.linalg.norm(img, axis=-1)
-        s_idx, m_idx = np.nonzero(d < radius)
-        return m_idx, img[s_idx, m_idx] + centre
+        step = shifts @ self.lattice  # (S, 3)
+        # squared distances of the (S, M) images to the centre as |rel|^2 + 2 rel.step + |step|^2
+        d2 = (rel**2).sum(-1)[None, :] + 2 * (step @ rel.T) + (step**2).sum(-1)[:, None]
+        s_idx, m_idx = np.nonzero(d2 < radius**2)
+        return m_idx, rel[m_idx] + step[s_idx] + centre
 
 
 def _images_near(points: np.ndarray, lattice: np.ndarray, centre: np.ndarray, radius: float):
@@ -261,9 +262,11 @@ def _score_candidates(cands, centre, x_img, u_o, z_o, pz_o, tree, p: FitParams):
         return (y**2).sum(-1)[..., None] + img2 - 2 * (y @ x_img.T) + fixed
 
     shift = np.zeros((len(arr), 3))
-    # the block may slide: its own centre is as uncertain as its neighbours'
+    # the block may slide: its own centre is as uncertain as its neighbours'. Each CP's nearest
+    # partner does not depend on |y|^2, which the cost adds to a whole row: left out here
+    rest, x_img2 = img2 + fixed, 2 * x_img
     for _ in range(p.translation_iterations):
-        nearest = cost(shift).argmin(-1)  # (C, m)
+        nearest = (rest - (x + shift[:, None, :]) @ x_img2.T).argmin(-1)  # (C, m)
         shift = (x_img[nearest] - x).mean(1)
         norm = np.linalg.norm(shift, axis=1, keepdims=True)
         shift *= np.minimum(1.0, p.max_translation / np.maximum(norm, 1e-12))

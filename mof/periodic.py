@@ -105,11 +105,12 @@ def _min_image_frac(dfrac: np.ndarray, lattice: np.ndarray) -> tuple[np.ndarray,
     t_inv = np.linalg.inv(t)  # unimodular: integer up to rounding
     d_red = np.asarray(dfrac, dtype=float) @ t_inv  # coordinates in the reduced basis
     n0 = -np.round(d_red)
-    cand = d_red[..., None, :] + n0[..., None, :] + _SHIFTS27  # (..., 27, 3)
-    cart = cand @ red
-    best = np.argmin(np.einsum("...kx,...kx->...k", cart, cart), axis=-1)
+    base = (d_red + n0) @ red  # (..., 3) the rounded image
+    step = _SHIFTS27 @ red  # (27, 3)
+    # |base + step|^2 without its first term |base|^2, which is the same for all 27 images
+    best = np.argmin(2 * (base @ step.T) + (step**2).sum(-1), axis=-1)
     n_red = n0 + _SHIFTS27[best]
-    vec = np.take_along_axis(cart, best[..., None, None], axis=-2)[..., 0, :]
+    vec = (d_red + n_red) @ red
     shift = np.rint(n_red @ t).astype(np.int64)  # back to the original basis
     return shift, vec
 

@@ -37,10 +37,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mof.assemble import AssemblyParams, assemble, load_library
+from mof.assemble import AssemblyParams, assemble
 from mof.cli import _setting
 from mof.dataset import DatasetConfig, crystal_from_row, select_dataset
 from mof.decompose import DecomposeParams
+from mof.library import load_library
 from mof.parallel import progress_map
 from mof.preprocess import decompose_all, tables
 from mof.tables import column_array

@@ -14,7 +14,9 @@ Sub-modules:
     identity    RDKit graph identities of building blocks
     dataset     selection of the structure set (CoRE MOF or a folder of CIFs)
     preprocess  the preprocess stage: decomposition of every structure, the four tables
-    assemble    atoms back from coarse samples (its geometric fit in fit, its blocks in library)
+    assemble    atoms back from coarse samples (a package: search for one structure, stage for
+                the table; the orientation search and pairing in fit, the joint fit in refine,
+                rotatable bonds in fragments, the blocks in library)
     screen      the checks relax and validate make before spending time on a structure
     child       run a function in a child process with a time limit (LAMMPS, zeo++)
     relax       UFF relaxation with LAMMPS (a package: see mof/relax/__init__.py)

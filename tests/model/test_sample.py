@@ -75,7 +75,8 @@ def test_sampler_refuses_another_embedding_table(tiny_model, random_embeddings, 
 def test_end_to_end_cifs_read_back(tmp_path, tiny_model, random_embeddings, fixture_tables):
     from pymatgen.core import Structure
 
-    from mof.assemble import AssemblyParams, assemble_table, load_library
+    from mof.assemble import AssemblyParams, assemble_table
+    from mof.library import load_library
 
     bb = fixture_tables[3]
     coarse = sample_coarse(

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mof.assemble import AssemblyParams, assemble, assemble_table, load_library
+from mof.assemble import AssemblyParams, assemble, assemble_table
 from mof.io import read_cif
+from mof.library import load_library
 
 RECOVERABLE = ["EDUSIF_clean", "FIQCEN_clean", "KAXQIL_clean", "VEHJUP_clean"]
 
@@ -108,7 +109,7 @@ def test_fit_repairs_moved_centres_and_a_strained_cell(fixture_tables, library, 
 def test_more_starts_only_while_no_start_fits(fixture_tables, library, monkeypatch):
     """An exact coarse MOF is kept as the anchored first start fits it (one fit), or without
     that start after the next two; a token fit that never closes the gaps uses every start."""
-    import mof.assemble as assemble_module
+    import mof.assemble.search as assemble_module
 
     calls = []
     real = assemble_module.joint_fit
@@ -137,7 +138,7 @@ def test_more_starts_only_while_no_start_fits(fixture_tables, library, monkeypat
 
 
 def test_start_modes():
-    from mof.assemble import _start_modes
+    from mof.assemble.search import _start_modes
 
     assert _start_modes(AssemblyParams(starts=5)) == [
         "anchored",

@@ -121,7 +121,7 @@ def test_orientation_search_leaves_its_candidates_unchanged(fixture_tables):
     session 19, so a block that moved away from its fitted orientation lost it as a candidate."""
     from scipy.spatial.transform import Rotation
 
-    from mof.assemble import AssemblyParams, _candidates, principal_axes
+    from mof.assemble.search import AssemblyParams, _candidates, principal_axes
     from mof.fit import Placement, choose_orientations
     from mof.library import load_library
 

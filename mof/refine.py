@@ -166,7 +166,8 @@ class _Fit:
     def loss_grad(self, theta, pairs, clashes, scale: float):
         """The loss at ``theta`` and its gradient: assigned pairs' costs (robust with ``scale``
         > 0) + clash penalty + a weak pull of the translations to zero. ``pairs``: (a, b,
-        shift); ``clashes``: ``clash_terms``'s atom pairs and the atoms they involve."""
+        shift), a one-to-one pairing as ``assign`` makes it (no CP in two pairs); ``clashes``:
+        ``clash_terms``'s atom pairs and the atoms they involve."""
         p = self.p
         w, t, e_raw = self._split(theta)
         r_w, jac = _rodrigues(w, jacobian=True)

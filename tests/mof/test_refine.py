@@ -36,9 +36,14 @@ def _problem(place: Placement, p: FitParams, scale: float, lattice_ref=None):
     return fit, ((a, b, sh.astype(float)), fit.clash_terms(place), scale)
 
 
-def test_rotation_matrices_match_scipy_including_near_zero():
+@pytest.mark.parametrize("near_zero", [True, False])
+def test_rotation_matrices_match_scipy_including_near_zero(near_zero):
+    """Rotation vectors of every size, with and without some near zero (where the coefficients
+    switch to their series)."""
     rng = np.random.default_rng(0)
-    w = np.concatenate([rng.normal(size=(20, 3)), 1e-5 * rng.normal(size=(3, 3)), np.zeros((1, 3))])
+    w = rng.normal(size=(20, 3))
+    if near_zero:
+        w = np.concatenate([w, 1e-5 * rng.normal(size=(3, 3)), np.zeros((1, 3))])
     np.testing.assert_allclose(
         rotation_matrices(w), Rotation.from_rotvec(w).as_matrix(), atol=1e-13
     )

@@ -172,11 +172,12 @@ class _Images:
         # a shift whose lattice vector is longer than radius + the farthest wrapped point holds
         # no image within radius (triangle inequality): skip it, the result is the same
         rel = frac @ self.lattice
-        far = float(np.sqrt((rel**2).sum(-1).max(initial=0.0)))
+        rel2 = (rel**2).sum(-1)  # (M,)
+        far = float(np.sqrt(rel2.max(initial=0.0)))
         shifts = shifts[length < radius + far]
         step = shifts @ self.lattice  # (S, 3)
         # squared distances of the (S, M) images to the centre as |rel|^2 + 2 rel.step + |step|^2
-        d2 = (rel**2).sum(-1)[None, :] + 2 * (step @ rel.T) + (step**2).sum(-1)[:, None]
+        d2 = rel2[None, :] + 2 * (step @ rel.T) + (step**2).sum(-1)[:, None]
         s_idx, m_idx = np.nonzero(d2 < radius**2)
         return m_idx, rel[m_idx] + step[s_idx] + centre
 

@@ -7,8 +7,10 @@ one, e.g. from ``python -m model.train``). Settings are those of ``config.yaml``
 changed with ``--set section.key=value``. Prints the funnel (sampled, balanced, assembled
 (strict), bonded, relaxation finished, relaxed (strict), valid, novel, unique), the median and p90
 repair displacement of the assembly fit, the share of samples whose building-block multiset equals
-a training MOF's (memorisation), and the seconds each stage took. Everything is written under
-``--out`` (the report's tables in ``<out>/report/tables.md``).
+a training MOF's (memorisation), how far the network moved the centres from the sampler's initial
+uniform draw, and the seconds each stage took. ``--random-centres SEED`` replaces every sampled
+centre by a uniform random one before assembly (an ablation of the model's placement).
+Everything is written under ``--out`` (the report's tables in ``<out>/report/tables.md``).
 
     .venv/bin/python benchmarks/bench_generate.py --n 64
     .venv/bin/python benchmarks/bench_generate.py --n 64 --set sample.decode_top_k=10
@@ -71,6 +73,32 @@ def memorised_share(coarse, mofs) -> float:
     return float(np.mean([k in train for k in keys])) if keys else 0.0
 
 
+def randomise_centres(path: Path, seed: int) -> None:
+    """Replace the ``centres_frac`` of every sample in the coarse table at ``path`` by uniform
+    random fractional coordinates (one generator, ``seed``, rows in order)."""
+    from mof.tables import read_table, to_cell, write_table
+
+    coarse = read_table(path)
+    rng = np.random.default_rng(seed)
+    coarse["centres_frac"] = [to_cell(rng.random((int(k), 3))) for k in coarse["n_blocks"]]
+    write_table(coarse, path)
+
+
+def sampler_shift(coarse, seed: int = 0) -> tuple[float, float]:
+    """Median over samples of how far the network moved the centres from the sampler's initial
+    uniform draw (``sampler_shift``, RMS A), and the same for a second uniform draw (seeded): the
+    scale of a shift that forgets where the centres started."""
+    from mof.periodic import minimum_image
+
+    rng = np.random.default_rng(seed)
+    redraw = []
+    for start, lattice in zip(coarse["initial_centres_frac"], coarse["lattice"]):
+        start = np.asarray(start, dtype=float).reshape(-1, 3)
+        _, d = minimum_image(rng.random(start.shape) - start, np.reshape(lattice, (3, 3)))
+        redraw.append(np.sqrt((d**2).sum(-1).mean()))
+    return float(np.median(coarse["sampler_shift"])), float(np.median(redraw))
+
+
 def metal_counts(block_lists, blocks) -> dict[str, float]:
     """Share of structures with 1, 2 and 3 or more metal elements on their node blocks (and 0:
     no node), from lists of block ids and the library table (``block_id``, ``elements``)."""
@@ -98,6 +126,14 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/bench_generate")
     ap.add_argument("--processes", type=int, default=2, help="threads / processes per stage")
     ap.add_argument("--no-relax", action="store_true", help="stop after assembly")
+    ap.add_argument(
+        "--random-centres",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="ablation: replace every sampled centre by a uniform random one (this seed), "
+        "keeping the sampled blocks, shapes and lattice, to see what the model's placement adds",
+    )
     ap.add_argument(
         "--set",
         type=_setting,
@@ -142,6 +178,8 @@ def main() -> None:
         {"coarse": str(p["coarse"]) + ".parquet"},
         "sample",
     )
+    if args.random_centres is not None:
+        randomise_centres(Path(str(p["coarse"]) + ".parquet"), args.random_centres)
     stage(
         "assemble",
         "mof.assemble",
@@ -197,6 +235,10 @@ def main() -> None:
         return f"  {name:<34} {count:>6}  {100 * count / n if n else 0:5.1f}%"
 
     print(f"\nmodel {model}; {n} samples; settings {dict(args.set) or 'config.yaml'}")
+    if args.random_centres is not None:
+        print(
+            f"ablation: every centre replaced by a uniform random one (seed {args.random_centres})"
+        )
     print("funnel (share of all samples):")
     status = assembled["status"]
     print(row("sampled", n))
@@ -218,6 +260,11 @@ def main() -> None:
             f"repair (RMS block-centre displacement of the fit): median {np.median(repair):.2f} A, "
             f"p90 {np.percentile(repair, 90):.2f} A over {len(repair)} built structures"
         )
+    moved, redraw = sampler_shift(coarse)
+    print(
+        f"sampler shift: the network moved the centres {moved:.2f} A (RMS, median) from their "
+        f"initial uniform draw; a second uniform draw lies {redraw:.2f} A from it"
+    )
     print(
         f"memorisation: {100 * memorised_share(coarse, mofs):.1f}% of samples have the "
         "building-block multiset of a training MOF"

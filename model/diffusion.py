@@ -316,7 +316,8 @@ class CoarseSampler:
 
         Returns a dict of CPU tensors in physical units: ``mu`` (B, K, 3) fractional,
         ``sigma`` (B, K, 3, 3), ``s`` (B, K, d) embeddings, ``lattice`` (B, 3, 3),
-        ``params`` (B, 6), ``mask`` (B, K).
+        ``params`` (B, 6), ``mask`` (B, K), and ``mu_init`` (B, K, 3): the uniform draw the
+        centres started from (how far the network moved them is a measure of what it learned).
         """
         dif = self.diffusion
         b, k = len(n_blocks), max(n_blocks)
@@ -327,6 +328,7 @@ class CoarseSampler:
             return torch.randn(*shape, generator=generator)
 
         mu = torch.rand(b, k, 3, generator=generator)
+        mu_init = mu.clone()
         lg = random_symmetric((b, k), generator=generator) / math.sqrt(2.0)
         s = rn(b, k, d)
         y = rn(b, 6)
@@ -365,4 +367,5 @@ class CoarseSampler:
             "lattice": lattice_from_params(params).cpu(),
             "params": params.cpu(),
             "mask": mask.cpu(),
+            "mu_init": mu_init,
         }

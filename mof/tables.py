@@ -152,6 +152,7 @@ CELL_SHAPES: dict[str, tuple[tuple[int, ...], type]] = {
     "lattice": ((3, 3), float),
     "frac_coords": ((-1, 3), float),
     "centres_frac": ((-1, 3), float),
+    "initial_centres_frac": ((-1, 3), float),
     "sigmas": ((-1, 3, 3), float),
     "local_coords": ((-1, 3), float),
     "cp_local": ((-1, 3), float),

@@ -40,6 +40,33 @@ def test_same_seed_same_samples(tiny_model, random_embeddings, fixture_tables):
         assert r["compatible"] == (r["n_cp_node"] == r["n_cp_linker"] and not r["note"])
 
 
+def test_sampler_shift_is_the_rms_distance_from_the_initial_draw(
+    tiny_model, random_embeddings, fixture_tables
+):
+    """sampler_shift against a brute-force minimum image over a 5 x 5 x 5 block of images."""
+    df = sample_coarse(
+        str(tiny_model),
+        random_embeddings,
+        fixture_tables[3],
+        n=4,
+        batch_size=2,
+        seed=0,
+        steps=3,
+        run="t",
+        progress=False,
+    )
+    shifts = np.array([(i, j, k) for i in range(-2, 3) for j in range(-2, 3) for k in range(-2, 3)])
+    for r in df.itertuples():
+        start = np.asarray(r.initial_centres_frac).reshape(-1, 3)
+        end = np.asarray(r.centres_frac).reshape(-1, 3)
+        lattice = np.asarray(r.lattice).reshape(3, 3)
+        assert start.shape == end.shape and ((start >= 0) & (start < 1)).all()
+        d = ((end - start)[:, None, :] + shifts[None]) @ lattice  # (K, 125, 3)
+        nearest = np.sqrt((d**2).sum(-1)).min(1)
+        assert r.sampler_shift == pytest.approx(np.sqrt((nearest**2).mean()), rel=1e-5)
+        assert r.sampler_shift > 0  # the network moved them
+
+
 def test_balanced_decoding_changes_only_what_it_must(tiny_model, random_embeddings, fixture_tables):
     bb = fixture_tables[3]
     kw = dict(n=6, batch_size=3, steps=4, run="t", seed=3, progress=False)

@@ -66,7 +66,7 @@ def run_stage(module: str, inputs: dict, outputs: dict, cfg: dict, threads: int)
 def memorised_share(coarse, mofs) -> float:
     """Share of samples whose building-block multiset (reduced by the gcd of its counts) equals
     that of a training MOF."""
-    from mof.report import block_key
+    from mof.novelty import block_key
 
     train = {block_key(b) for b in mofs.loc[mofs["split"] == "train", "block_ids"]}
     keys = [block_key(b) for b in coarse["block_ids"]]

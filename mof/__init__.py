@@ -22,6 +22,7 @@ Sub-modules:
     relax       UFF relaxation with LAMMPS (a package: see mof/relax/__init__.py)
     porosity    zeo++ pore geometry
     validate    MOFChecker checks and porosity of relaxed structures
+    novelty     novelty and uniqueness: building-block keys, then StructureMatcher
     report      tables and figures of a run
     resume      interrupted runs: kept per-structure results, stale temporary folders, PID lock
     stage, configcheck, cli, logs, parallel   stage helpers and the run() convention, config

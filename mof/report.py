@@ -1,25 +1,16 @@
-"""The report stage: the MOF-generation funnel, novelty and uniqueness, per-check failures and
-property distributions, as MOF generation papers report them.
-
-Novelty and uniqueness criterion (stated in the report): two structures are the same when they
-have the same building-block key (the multiset of building-block identities, reduced by the
-greatest common divisor of the counts, so that a supercell has the key of its cell) *and*
-pymatgen's StructureMatcher (default tolerances) matches them. The key is the cheap identifier
-that avoids all-pairs matching: only structures with equal keys are matched. A valid sample is
-novel when no training MOF is the same; valid-novel samples are unique up to the first of each
-group of equal ones.
+"""The report stage: the MOF-generation funnel, novelty and uniqueness (criterion in
+:mod:`mof.novelty`, stated in the report), per-check failures and property distributions, as MOF
+generation papers report them.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
-from collections import Counter
-from functools import reduce
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from mof.novelty import block_key, novelty_uniqueness, structure
 
 REFERENCES = [
     # (method, sampled, valid, valid-novel-unique, note)
@@ -41,56 +32,6 @@ PROPERTIES = [
     ("void_fraction", "void fraction"),
     ("density", "density (g/cm3)"),
 ]
-
-
-def block_key(block_ids) -> str:
-    """Multiset of building-block ids reduced by the gcd of the counts."""
-    counts = Counter(block_ids)
-    if not counts:
-        return ""
-    g = reduce(math.gcd, counts.values())
-    return ";".join(f"{b}x{c // g}" for b, c in sorted(counts.items()))
-
-
-def _structure(lattice, species, frac):
-    from pymatgen.core import Structure
-
-    return Structure(np.reshape(lattice, (3, 3)), list(species), np.reshape(frac, (-1, 3)))
-
-
-def _same(a, b) -> bool:
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return bool(StructureMatcher().fit(a, b))
-
-
-def novelty_uniqueness(
-    samples: dict[str, tuple[str, object]], training: dict[str, list[object]]
-) -> pd.DataFrame:
-    """samples: id -> (key, Structure); training: key -> training Structures.
-
-    Returns sample_id, key, novel, unique (unique among the novel ones), same_as.
-    """
-    rows = []
-    kept: dict[str, list[tuple[str, object]]] = {}
-    for sid, (key, s) in samples.items():
-        match = next((i for i, t in enumerate(training.get(key, [])) if _same(s, t)), None)
-        novel = match is None
-        unique, same_as = False, ""
-        if novel:
-            dup = next((other for other, o in kept.get(key, []) if _same(s, o)), None)
-            unique = dup is None
-            same_as = dup or ""
-            if unique:
-                kept.setdefault(key, []).append((sid, s))
-        else:
-            same_as = "training"
-        rows.append(
-            {"sample_id": sid, "key": key, "novel": novel, "unique": unique, "same_as": same_as}
-        )
-    return pd.DataFrame(rows, columns=["sample_id", "key", "novel", "unique", "same_as"])
 
 
 def plot_properties(generated: pd.DataFrame, training: pd.DataFrame, path: str | Path) -> None:
@@ -204,7 +145,7 @@ def build_report(
     for r in mofs[mofs["id"].isin(train_ids)].itertuples():
         row = st.loc[r.id]
         training.setdefault(block_key(r.block_ids), []).append(
-            _structure(row["lattice"], row["species"], row["frac_coords"])
+            structure(row["lattice"], row["species"], row["frac_coords"])
         )
     samples = {}
     cif_of = dict(zip(relaxed["sample_id"], relaxed["cif"])) if len(relaxed) else {}
@@ -212,7 +153,7 @@ def build_report(
 
     for sid in valid["sample_id"] if len(valid) else []:
         cr = read_cif(Path(cif_dir) / cif_of[sid])
-        samples[sid] = (key_of.get(sid, ""), _structure(cr.lattice, cr.species, cr.frac))
+        samples[sid] = (key_of.get(sid, ""), structure(cr.lattice, cr.species, cr.frac))
     nov = novelty_uniqueness(samples, training)
     n_valid = len(valid)
     n_novel = int(nov["novel"].sum()) if len(nov) else 0

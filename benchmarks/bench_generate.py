@@ -84,21 +84,6 @@ def randomise_centres(path: Path, seed: int) -> None:
     write_table(coarse, path)
 
 
-def sampler_shift(coarse, seed: int = 0) -> tuple[float, float]:
-    """Median over samples of how far the network moved the centres from the sampler's initial
-    uniform draw (``sampler_shift``, RMS A), and the same for a second uniform draw (seeded): the
-    scale of a shift that forgets where the centres started."""
-    from mof.periodic import minimum_image
-
-    rng = np.random.default_rng(seed)
-    redraw = []
-    for start, lattice in zip(coarse["initial_centres_frac"], coarse["lattice"]):
-        start = np.asarray(start, dtype=float).reshape(-1, 3)
-        _, d = minimum_image(rng.random(start.shape) - start, np.reshape(lattice, (3, 3)))
-        redraw.append(np.sqrt((d**2).sum(-1).mean()))
-    return float(np.median(coarse["sampler_shift"])), float(np.median(redraw))
-
-
 def metal_counts(block_lists, blocks) -> dict[str, float]:
     """Share of structures with 1, 2 and 3 or more metal elements on their node blocks (and 0:
     no node), from lists of block ids and the library table (``block_id``, ``elements``)."""
@@ -194,8 +179,6 @@ def main() -> None:
     coarse = read_table(str(p["coarse"]) + ".parquet")
     assembled = read_table(str(p["assembled"]) + ".parquet")
     mofs = read_table(res / "preprocess" / "mofs.parquet")
-    built = assembled[assembled["cif"].notna()]
-    repair = built["repair_rms"].dropna().to_numpy(dtype=float)
     if not args.no_relax:
         stage(
             "relax",
@@ -255,16 +238,19 @@ def main() -> None:
             ("valid_strict", "valid (strict)"),
         ):
             print(row(name, int(funnel[key])))
-    if len(repair):
+    geometry = report.sample_geometry(coarse, assembled)
+    if geometry["repair"] is not None:
         print(
-            f"repair (RMS block-centre displacement of the fit): median {np.median(repair):.2f} A, "
-            f"p90 {np.percentile(repair, 90):.2f} A over {len(repair)} built structures"
+            "repair (RMS block-centre displacement of the fit): "
+            f"median {geometry['repair']:.2f} A, p90 {geometry['repair_p90']:.2f} A "
+            f"over {geometry['built']} built structures"
         )
-    moved, redraw = sampler_shift(coarse)
-    print(
-        f"sampler shift: the network moved the centres {moved:.2f} A (RMS, median) from their "
-        f"initial uniform draw; a second uniform draw lies {redraw:.2f} A from it"
-    )
+    if geometry["shift"] is not None:
+        print(
+            f"sampler shift: the network moved the centres {geometry['shift']:.2f} A (RMS, median) "
+            f"from their initial uniform draw; a second uniform draw lies "
+            f"{geometry['redraw']:.2f} A from it"
+        )
     print(
         f"memorisation: {100 * memorised_share(coarse, mofs):.1f}% of samples have the "
         "building-block multiset of a training MOF"

@@ -81,6 +81,7 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
     }
     text = (tmp_path / "rep" / "tables.md").read_text()
     assert "MOFDiff" in text and "StructureMatcher" in text and "| valid | 2 |" in text
+    assert "## Geometry of the samples\n\nNot recorded in this run's tables." in text
     funnel = pd.read_csv(tmp_path / "rep" / "funnel.csv")
     assert list(funnel["stage"]) == [
         "sampled",
@@ -134,3 +135,35 @@ def test_report_stage_takes_the_pld_threshold_from_its_config(tmp_path, fixture_
     run(inputs, out, {"min_pld": 3.5}, say=lambda m: None, run_name="t")
     checks = pd.read_csv(tmp_path / "rep" / "checks.csv")
     assert "pld>=3.5" in set(checks["check"]) and "pld>=2.4" not in set(checks["check"])
+
+
+def test_sample_geometry_against_independent_figures():
+    """The shift is the median of the samples' own figures; a second uniform draw in a cubic
+    10 A cell lies sqrt(3 x 10^2 / 12) = 5 A (RMS) from the first (Monte Carlo against the
+    analytic value); the repair covers only built structures."""
+    import numpy as np
+
+    from mof.report import geometry_text, sample_geometry
+
+    rng = np.random.default_rng(3)
+    lattice = (10.0 * np.eye(3)).ravel().tolist()
+    coarse = pd.DataFrame(
+        {
+            "sampler_shift": [1.0, 2.0, 3.0, 4.0],
+            "lattice": [lattice] * 4,
+            "initial_centres_frac": [rng.random(3 * 400).tolist() for _ in range(4)],
+        }
+    )
+    assembled = pd.DataFrame(
+        {"repair_rms": [1.0, 3.0, 9.0, None], "cif": ["a.cif", "b.cif", None, None]}
+    )
+    g = sample_geometry(coarse, assembled)
+    assert g["shift"] == 2.5 and g["built"] == 2
+    assert abs(g["redraw"] - 5.0) < 0.25
+    assert g["repair"] == 2.0 and abs(g["repair_p90"] - 2.8) < 1e-9
+    text = geometry_text(g)
+    assert "2.50 A" in text and "2.00 A" in text and "2 built structures" in text
+    # tables from before the sampler recorded its start: the figure is said to be missing
+    empty = sample_geometry(pd.DataFrame({"sample_id": ["s"]}), pd.DataFrame())
+    assert empty["shift"] is None and empty["repair"] is None
+    assert geometry_text(empty) == "Not recorded in this run's tables."

@@ -323,26 +323,53 @@ class CoarseSampler:
         b, k = len(n_blocks), max(n_blocks)
         d = dif.s_mean.shape[0]
         mask = torch.arange(k)[None, :] < torch.as_tensor(n_blocks)[:, None]
+        mu = torch.rand(b, k, 3, generator=generator)
+        mu_init = mu.clone()
+        lg = random_symmetric((b, k), generator=generator) / math.sqrt(2.0)
+        s = torch.randn(b, k, d, generator=generator)
+        y = torch.randn(b, 6, generator=generator)
+        ts = torch.linspace(1.0, 1e-3, self.steps + 1, device=device)
+        out = self._reverse(mask, mu, lg, s, y, ts, generator, device)
+        out["mu_init"] = mu_init
+        return out
+
+    @torch.no_grad()
+    def denoise(
+        self, noisy: CoarseBatch, t0: float, generator: torch.Generator, device="cpu"
+    ) -> dict:
+        """Run the reverse process from a noisy batch at time ``t0`` (from
+        :meth:`CoarseDiffusion.q_sample`) down to the end, with the step density of
+        :meth:`sample`: ``round(steps x (t0 - 0.001) / 0.999)`` steps, which for a ``t0`` on the
+        sampler's grid are its last steps. Returns what :meth:`sample` returns but ``mu_init``;
+        ``mu_first`` is the network's first prediction of the centres (one step from ``t0``)."""
+        dif = self.diffusion
+        n = max(1, round(self.steps * (t0 - 1e-3) / (1 - 1e-3)))
+        ts = torch.linspace(float(t0), 1e-3, n + 1, device=device)
+        lg = dif.sigma_to_l(noisy.sigma)
+        return self._reverse(noisy.mask, noisy.mu, lg, noisy.s, noisy.y, ts, generator, device)
+
+    def _reverse(self, mask, mu, lg, s, y, ts, generator, device) -> dict:
+        """The reverse loop over the times ``ts`` (decreasing) from the state (mu, lg, s, y)."""
+        dif = self.diffusion
+        b, k, d = s.shape
 
         def rn(*shape):
             return torch.randn(*shape, generator=generator)
 
-        mu = torch.rand(b, k, 3, generator=generator)
-        mu_init = mu.clone()
-        lg = random_symmetric((b, k), generator=generator) / math.sqrt(2.0)
-        s = rn(b, k, d)
-        y = rn(b, 6)
         mask, mu, lg, s, y = (x.to(device) for x in (mask, mu, lg, s, y))
-        ts = torch.linspace(1.0, 1e-3, self.steps + 1, device=device)
         sc = None
         pred = None
-        for i in range(self.steps):
+        first = None
+        steps = len(ts) - 1
+        for i in range(steps):
             t, t_next = ts[i], ts[i + 1]
             tb = t.expand(b)
             noisy = CoarseBatch(mu, dif.l_to_sigma(lg), s * mask[..., None], y, mask)
             pred = dif.predict(noisy, tb, sc if self.self_cond else None)
+            if first is None:
+                first = pred["mu"]
             sc = {"s": pred["s"], "y": pred["y"], "mu": pred["mu"]}
-            if i == self.steps - 1:
+            if i == steps - 1:
                 break
             scales = (*dif.vp.alpha_sigma(t), *dif.vp.alpha_sigma(t_next))
             l0 = dif.sigma_to_l(pred["sigma"])
@@ -362,10 +389,10 @@ class CoarseSampler:
         params = dif.lattice_params(pred["y"])
         return {
             "mu": wrap(pred["mu"]).cpu(),
+            "mu_first": wrap(first).cpu(),
             "sigma": pred["sigma"].cpu(),
             "s": (pred["s"] * dif.s_std + dif.s_mean).cpu(),
             "lattice": lattice_from_params(params).cpu(),
             "params": params.cpu(),
             "mask": mask.cpu(),
-            "mu_init": mu_init,
         }

@@ -192,3 +192,47 @@ def test_embedding_noise_scale_of_the_sampler(coarse_mofs, scale):
         assert spread < 1e-4 * float(ratio.abs().max())
     else:
         assert spread > 0.1 * float(ratio.abs().max())
+
+
+class _RecordingEcho(_EchoNetwork):
+    """The echo network, recording the time of every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.times: list[float] = []
+
+    def forward(self, mu, sigma, s, lattice, t, mask, sc=None):
+        self.times.append(float(t[0]))
+        return super().forward(mu, sigma, s, lattice, t, mask, sc)
+
+
+def test_sample_returns_its_initial_draw(coarse_mofs):
+    stats = compute_stats(coarse_mofs)
+    sampler = CoarseSampler(CoarseDiffusion(_EchoNetwork(), stats), steps=4, mu_noise_scale=1.0)
+    out = sampler.sample([4, 2], torch.Generator().manual_seed(11))
+    start = torch.rand(2, 4, 3, generator=torch.Generator().manual_seed(11))
+    torch.testing.assert_close(out["mu_init"], start, rtol=0, atol=0)
+    assert not torch.allclose(out["mu"], start)  # the steps' noise moved them (scale 1)
+
+
+def test_denoise_runs_the_sampler_s_last_steps_from_a_noisy_structure(coarse_mofs):
+    """From t0 on the sampler's grid, denoise calls the network at the grid's remaining times;
+    with a network that predicts the centres where they are and no step noise, the centres end
+    where the noisy structure had them."""
+    stats = compute_stats(coarse_mofs)
+    full = _RecordingEcho()
+    sampler = CoarseSampler(CoarseDiffusion(full, stats), steps=10, mu_noise_scale=0.0)
+    sampler.sample([3], torch.Generator().manual_seed(0))
+    net = _RecordingEcho()
+    dif = CoarseDiffusion(net, stats)
+    batch = make_batch(coarse_mofs, stats)
+    t, noise = CoarseDiffusion.draw(batch, list(range(len(coarse_mofs))))
+    t0 = full.times[6]
+    noisy = dif.q_sample(batch, torch.full_like(t, t0), noise)
+    out = CoarseSampler(dif, steps=10, mu_noise_scale=0.0).denoise(
+        noisy, t0, torch.Generator().manual_seed(1)
+    )
+    assert net.times == pytest.approx(full.times[6:], abs=1e-6)
+    m = batch.mask
+    torch.testing.assert_close(out["mu"][m], noisy.mu[m], rtol=0, atol=1e-6)
+    torch.testing.assert_close(out["mu_first"][m], noisy.mu[m], rtol=0, atol=1e-6)

@@ -128,7 +128,7 @@ def sampler_from(model, mofs: list, args) -> None:
         _, noise = model.draw(batch, list(range(len(chosen))))
         noisy = model.q_sample(batch, torch.full((len(chosen),), t0), noise)
         out = sampler.denoise(noisy, t0, torch.Generator().manual_seed(0))
-        steps = max(1, round(cfg.steps * (t0 - 1e-3) / (1 - 1e-3)))
+        steps = sampler.steps_from(t0)
         print(
             f"{t0:6.2f}  {steps:5d}  {centre_error(noisy.mu, chosen, batch):6.3f}  "
             f"{centre_error(out['mu_first'], chosen, batch):17.3f}  "

@@ -333,18 +333,21 @@ class CoarseSampler:
         out["mu_init"] = mu_init
         return out
 
+    def steps_from(self, t0: float) -> int:
+        """Reverse steps :meth:`denoise` takes from ``t0``: the density of :meth:`sample`'s grid."""
+        return max(1, round(self.steps * (t0 - 1e-3) / (1 - 1e-3)))
+
     @torch.no_grad()
     def denoise(
         self, noisy: CoarseBatch, t0: float, generator: torch.Generator, device="cpu"
     ) -> dict:
         """Run the reverse process from a noisy batch at time ``t0`` (from
         :meth:`CoarseDiffusion.q_sample`) down to the end, with the step density of
-        :meth:`sample`: ``round(steps x (t0 - 0.001) / 0.999)`` steps, which for a ``t0`` on the
-        sampler's grid are its last steps. Returns what :meth:`sample` returns but ``mu_init``;
+        :meth:`sample` (:meth:`steps_from`), which for a ``t0`` on the sampler's grid are its last
+        steps. Returns what :meth:`sample` returns but ``mu_init``;
         ``mu_first`` is the network's first prediction of the centres (one step from ``t0``)."""
         dif = self.diffusion
-        n = max(1, round(self.steps * (t0 - 1e-3) / (1 - 1e-3)))
-        ts = torch.linspace(float(t0), 1e-3, n + 1, device=device)
+        ts = torch.linspace(float(t0), 1e-3, self.steps_from(t0) + 1, device=device)
         lg = dif.sigma_to_l(noisy.sigma)
         return self._reverse(noisy.mask, noisy.mu, lg, noisy.s, noisy.y, ts, generator, device)
 

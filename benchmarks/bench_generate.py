@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 
 from mof.cli import _setting
+from mof.composition import composition_text, metal_counts, metals_of
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("sample", "assemble", "relax", "validate")
@@ -82,24 +83,6 @@ def randomise_centres(path: Path, seed: int) -> None:
     rng = np.random.default_rng(seed)
     coarse["centres_frac"] = [to_cell(rng.random((int(k), 3))) for k in coarse["n_blocks"]]
     write_table(coarse, path)
-
-
-def metal_counts(block_lists, blocks) -> dict[str, float]:
-    """Share of structures with 1, 2 and 3 or more metal elements on their node blocks (and 0:
-    no node), from lists of block ids and the library table (``block_id``, ``elements``)."""
-    from model.decode import metals_of
-
-    metals = {b: metals_of(e) for b, e in zip(blocks["block_id"], blocks["elements"])}
-    counts = [
-        len(frozenset().union(*(metals.get(b, frozenset()) for b in ids))) for ids in block_lists
-    ]
-    n = max(1, len(counts))
-    return {
-        "0": sum(c == 0 for c in counts) / n,
-        "1": sum(c == 1 for c in counts) / n,
-        "2": sum(c == 2 for c in counts) / n,
-        "3+": sum(c >= 3 for c in counts) / n,
-    }
 
 
 def main() -> None:
@@ -256,15 +239,18 @@ def main() -> None:
         "building-block multiset of a training MOF"
     )
     lib = read_table(res / "embed" / "library_blocks.parquet", columns=["block_id", "elements"])
-    train = mofs.loc[mofs["split"] == "train", "block_ids"]
+    metals = {b: metals_of(e) for b, e in zip(lib["block_id"], lib["elements"])}
+    train = list(mofs.loc[mofs["split"] == "train", "block_ids"])
+    samples = list(coarse["block_ids"])
 
     def shares(c: dict[str, float]) -> str:
         return ", ".join(f"{k}: {100 * v:.0f}%" for k, v in c.items())
 
     print(
-        f"metal elements per structure: samples {shares(metal_counts(coarse['block_ids'], lib))}; "
-        f"training MOFs {shares(metal_counts(train, lib))}"
+        f"metal elements per structure: samples {shares(metal_counts(samples, metals))}; "
+        f"training MOFs {shares(metal_counts(train, metals))}"
     )
+    print(composition_text(samples, train))
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
 
 

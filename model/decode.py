@@ -14,21 +14,31 @@ library (the blocks of the training MOFs). Three rules, applied in this order:
   decode runs on the ``tries`` best and the cheapest balanced one wins. Without the rule an
   imprecise sampler mixes whatever metals lie near each embedding (a median of 3 metal elements
   per sample, up to 13, measured on the default run).
+- **few distinct blocks** (``max_distinct = m > 0``): the sample's Gaussians share at most m
+  distinct blocks, at least one node and one linker among them. Real MOFs repeat their blocks
+  (training MOFs: a median of 3 distinct blocks in 14), while a sampler whose embeddings are
+  imprecise names a different neighbour for nearly every Gaussian (the default run: a median of
+  11 distinct blocks in 12). Candidate sets come from pools of ``pool`` nodes and ``pool``
+  linkers (the blocks most often among a Gaussian's ``pool`` nearest of their kind, counting the
+  Gaussians whose nearest block is of that kind; ties by the summed distance); every set of at
+  most m of them with a node and a linker gets the balanced decode (each Gaussian any block of
+  the set), and the cheapest balanced one wins (:meth:`BlockDecoder.decode_few`).
 
 When no metal combination balances, the decode falls back to the balanced decode without the
-metal rule; when no choice balances at all, each Gaussian keeps its nearest block and the sample
+metal rule; when no set of few blocks balances, to the balanced decode of every block; when no
+choice balances at all, each Gaussian keeps its nearest block and the sample
 is marked not compatible.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
 from model.index import NearestBlockIndex
-from mof.elements import atomic_numbers, is_metal
 
 
 def balanced_choice(
@@ -60,15 +70,6 @@ def balanced_choice(
         states = nxt
     best = states.get((0, True, True))
     return None if best is None else best[1]
-
-
-def metals_of(elements) -> frozenset[str]:
-    """The metal elements among a block's element symbols."""
-    els = sorted(set(elements))
-    if not els:
-        return frozenset()
-    z = atomic_numbers(els)
-    return frozenset(e for e, m in zip(els, is_metal(z)) if m)
 
 
 def training_metal_sets(instances: pd.DataFrame, elements_of: dict[str, frozenset]) -> list:
@@ -107,6 +108,8 @@ class BlockDecoder:
         top_k: candidates per Gaussian for the balanced decode (1: nearest only).
         metal_sets: allowed metal combinations (None: no metal rule).
         tries: how many of the best-ranked combinations get the balanced decode.
+        max_distinct: most distinct blocks per sample (0: no limit).
+        pool: nodes and linkers considered for the few distinct blocks.
     """
 
     def __init__(
@@ -118,7 +121,15 @@ class BlockDecoder:
         top_k: int = 5,
         metal_sets: list | None = None,
         tries: int = 8,
+        max_distinct: int = 0,
+        pool: int = 5,
     ):
+        if max_distinct == 1 or max_distinct < 0:
+            raise ValueError(
+                "max_distinct must be 0 (no limit) or at least 2 (a node and a linker)"
+            )
+        self.max_distinct = int(max_distinct)
+        self.pool = max(1, int(pool))
         self.index = index
         self.is_node = np.asarray([k == "node" for k in kinds])
         self.ncp = np.asarray(n_connections, dtype=int)
@@ -168,6 +179,61 @@ class BlockDecoder:
             balanced = bool(nodes.any() and (~nodes).any() and diff == 0)
         return chosen, balanced
 
+    def _pool(self, d: np.ndarray, cols: np.ndarray, node: bool) -> np.ndarray:
+        """Up to ``pool`` columns of one kind among ``cols``: most often among the ``pool``
+        nearest of that kind to the Gaussians whose nearest block (in ``cols``) is of that kind,
+        ties by the summed distance to all Gaussians."""
+        kind = cols[self.is_node[cols] == node]
+        if len(kind) == 0:
+            return kind
+        q = min(self.pool, len(kind))
+        voters = self.is_node[cols[d[:, cols].argmin(1)]] == node
+        sub = d[voters][:, kind]
+        votes = np.zeros(len(kind))
+        if len(sub):
+            near = np.argpartition(sub, q - 1, axis=1)[:, :q] if q < len(kind) else None
+            votes = np.bincount(
+                near.ravel() if near is not None else np.tile(np.arange(len(kind)), len(sub)),
+                minlength=len(kind),
+            ).astype(float)
+        order = np.lexsort((d[:, kind].sum(0), -votes))
+        return kind[order[: self.pool]]
+
+    def decode_few(self, d: np.ndarray, cols: np.ndarray | None = None):
+        """The cheapest balanced decode using at most ``max_distinct`` distinct blocks of the
+        columns ``cols`` (None: all), among sets drawn from the pools of :meth:`_pool`:
+        (picked columns (K,), balanced); (None, False) when no set balances."""
+        cols = np.arange(d.shape[1]) if cols is None else np.asarray(cols)
+        nodes, links = self._pool(d, cols, True), self._pool(d, cols, False)
+        best, best_cost = None, np.inf
+        m = self.max_distinct
+        for nn in range(1, m):
+            for nl in range(1, m - nn + 1):
+                for ns in combinations(nodes, nn):
+                    for ls in combinations(links, nl):
+                        s = np.array(ns + ls)
+                        picks = balanced_choice(
+                            [
+                                [(d[g, c], int(self.ncp[c]), bool(self.is_node[c])) for c in s]
+                                for g in range(len(d))
+                            ]
+                        )
+                        if picks is None:
+                            continue
+                        chosen = s[picks]
+                        cost = d[np.arange(len(d)), chosen].sum()
+                        if cost < best_cost:
+                            best, best_cost = chosen, cost
+        return best, best is not None
+
+    def _choose(self, d: np.ndarray, cols: np.ndarray | None = None):
+        """The decode of the rules in force among ``cols``: (picked columns (K,), balanced)."""
+        if self.max_distinct:
+            chosen, ok = self.decode_few(d, cols)
+            if ok:
+                return chosen, ok
+        return self._decode_columns(d, cols)
+
     def _ranked_metal_sets(self, d: np.ndarray) -> np.ndarray:
         """Metal combinations ordered by the summed distance of each Gaussian to its nearest
         allowed block (linkers, and nodes whose metals lie in the combination)."""
@@ -184,12 +250,12 @@ class BlockDecoder:
         if self.metal_sets is not None:
             for m in self._ranked_metal_sets(d)[: self.tries]:
                 ok_group = np.isin(self.group, np.flatnonzero(self.allowed[m]))
-                chosen, ok = self._decode_columns(d, np.flatnonzero(~self.is_node | ok_group))
+                chosen, ok = self._choose(d, np.flatnonzero(~self.is_node | ok_group))
                 cost = d[np.arange(len(d)), chosen].sum()
                 if ok and (best is None or cost < best[0]):
                     best = (cost, chosen, self.metal_sets[m])
         if best is None:
-            chosen, ok = self._decode_columns(d)
+            chosen, ok = self._choose(d)
             metals = frozenset()
         else:
             _, chosen, metals = best

@@ -45,9 +45,10 @@ from tqdm import tqdm
 
 from model.checkpoint import embeddings_fingerprint, load_model
 from model.config import SampleConfig
-from model.decode import BlockDecoder, metals_of, training_metal_sets
+from model.decode import BlockDecoder, training_metal_sets
 from model.diffusion import CoarseSampler
 from model.index import NearestBlockIndex
+from mof.composition import metals_of
 from mof.periodic import minimum_image
 from mof.tables import to_cell
 
@@ -68,6 +69,7 @@ def sample_coarse(
     s_noise_scale: float = 1.0,
     instances: pd.DataFrame | None = None,
     coherent_metals: bool = False,
+    max_distinct: int = 0,
 ) -> pd.DataFrame:
     """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns).
     ``coherent_metals`` needs ``instances`` (``mof_id``, ``block_id``, ``split``: which blocks
@@ -105,6 +107,7 @@ def sample_coarse(
         [metals[b] for b in lib["block_id"]],
         top_k=decode_top_k,
         metal_sets=sets,
+        max_distinct=max_distinct,
     )
     sampler = CoarseSampler(
         model, steps=steps, mu_noise_scale=mu_noise_scale, s_noise_scale=s_noise_scale
@@ -204,6 +207,7 @@ def run(
             else None
         ),
         coherent_metals=sc.coherent_metals,
+        max_distinct=sc.max_distinct,
     )
     write_table(df, outputs["coarse"])
     say(

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mof.composition import composition_text
 from mof.novelty import block_key, novelty_uniqueness, structure
 
 REFERENCES = [
@@ -329,6 +330,9 @@ def build_report(
         ],
         columns=["method", "sampled", "valid", "valid + novel + unique", "note"],
     )
+    composition = composition_text(
+        list(coarse["block_ids"]), list(mofs.loc[mofs["split"] == "train", "block_ids"])
+    )
     text = f"""# Generation report: run `{run}`
 
 ## Funnel
@@ -357,6 +361,10 @@ both a strict relaxation and validity.
 ## Geometry of the samples
 
 {geometry_text(sample_geometry(coarse, assembled))}
+
+## Composition of the samples
+
+{composition}
 
 ## Relaxation (UFF4MOF / UFF with LAMMPS, of {n_handed} assembled or bonded structures)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.decode import BlockDecoder, balanced_choice, metals_of, training_metal_sets
+from model.decode import BlockDecoder, balanced_choice, training_metal_sets
 from model.index import NearestBlockIndex
 
 
@@ -105,9 +105,7 @@ def test_metal_rule_is_the_cheapest_balanced_choice_over_all_combinations():
             assert frozenset(used) <= got.metals and got.metals in sets
 
 
-def test_training_metal_sets_and_metals_of():
-    assert metals_of(["Cu", "O", "C", "H", "Cu"]) == {"Cu"}
-    assert metals_of(["C", "H", "N"]) == frozenset() and metals_of([]) == frozenset()
+def test_training_metal_sets():
     inst = pd.DataFrame(
         {
             "mof_id": ["a", "a", "b", "b", "c", "d"],
@@ -118,3 +116,65 @@ def test_training_metal_sets_and_metals_of():
     of = {"NZn": {"Zn"}, "NCu": {"Cu"}, "NNa": {"Na"}, "L": set(), "NCo": {"Co"}}
     sets = training_metal_sets(inst, {k: frozenset(v) for k, v in of.items()})
     assert sets == [frozenset({"Zn"}), frozenset({"Cu", "Na"})]  # most frequent first; no test MOF
+
+
+def test_few_distinct_blocks_is_the_cheapest_balanced_choice_over_all_small_sets():
+    """With pools as large as the library, the decode is the brute-force optimum over every
+    assignment that uses at most ``max_distinct`` blocks, a node and a linker among them."""
+    rng = np.random.default_rng(2)
+    n_found = 0
+    for _ in range(25):
+        n = 7
+        kinds = ["node" if i < 3 else "linker" for i in range(n)]
+        ncp = [int(rng.choice([2, 3, 4, 6])) for _ in range(n)]
+        vec = rng.normal(size=(n, 2))
+        emb = rng.normal(size=(int(rng.integers(2, 6)), 2))
+        m = int(rng.choice([2, 3]))
+        dec = BlockDecoder(
+            NearestBlockIndex([f"b{i}" for i in range(n)], vec),
+            kinds,
+            ncp,
+            [set()] * n,
+            top_k=1,
+            max_distinct=m,
+            pool=n,
+        )
+        d = np.linalg.norm(emb[:, None] - vec[None], axis=-1)
+        best = None
+        for pick in itertools.product(range(n), repeat=len(emb)):
+            nodes = [c for c in pick if kinds[c] == "node"]
+            links = [c for c in pick if kinds[c] == "linker"]
+            if len(set(pick)) > m or not nodes or not links:
+                continue
+            if sum(ncp[c] for c in nodes) == sum(ncp[c] for c in links):
+                cost = sum(d[g, c] for g, c in enumerate(pick))
+                if best is None or cost < best - 1e-9:
+                    best = cost
+        chosen, ok = dec.decode_few(d)
+        if best is None:
+            assert not ok and chosen is None
+        else:
+            n_found += 1
+            assert ok and len(set(chosen.tolist())) <= m
+            assert d[np.arange(len(emb)), chosen].sum() == pytest.approx(best)
+            assert dec.decode(emb).distance.sum() == pytest.approx(best)
+    assert n_found >= 10  # the comparison was made, not skipped
+
+
+def test_few_distinct_blocks_repeats_blocks_and_falls_back_when_nothing_balances():
+    ids, vec, kinds, ncp, metals = _library()
+    index = NearestBlockIndex(ids, vec)
+    # nearest: NZn1, NCu1, NCu2, L1, L2, L1 -> 5 distinct blocks
+    emb = np.array([[0.1], [0.35], [2.9], [10.1], [10.4], [10.0]])
+    free = BlockDecoder(index, kinds, ncp, metals, top_k=3).decode(emb)
+    assert len(set(free.ids)) == 5 and free.balanced
+    few = BlockDecoder(index, kinds, ncp, metals, top_k=3, max_distinct=2).decode(emb)
+    assert few.balanced and len(set(few.ids)) == 2
+    # nodes: NCu1 costs 0.3 + 0.05 + 2.5, NZn1 0.1 + 0.35 + 2.9; linkers: L1 0.1 + 0.4 + 0
+    assert few.ids == ["NCu1"] * 3 + ["L1"] * 3
+    # 3 Gaussians of 2 connection points cannot balance with any blocks: the ordinary decode
+    odd = BlockDecoder(index, kinds, ncp, metals, top_k=3, max_distinct=2)
+    got = odd.decode(np.array([[0.1], [10.1], [10.2]]))
+    assert not got.balanced and got.ids == ["NZn1", "L1", "L1"]
+    with pytest.raises(ValueError, match="max_distinct"):
+        BlockDecoder(index, kinds, ncp, metals, max_distinct=1)

@@ -126,7 +126,8 @@ def test_end_to_end_cifs_read_back(tmp_path, tiny_model, random_embeddings, fixt
 def test_coherent_metals_keeps_each_sample_within_a_training_combination(
     tiny_model, random_embeddings, fixture_tables
 ):
-    from model.decode import metals_of, training_metal_sets
+    from model.decode import training_metal_sets
+    from mof.composition import metals_of
 
     _, _, inst, bb = fixture_tables
     kw = dict(n=6, batch_size=3, steps=4, run="t", seed=3, progress=False)

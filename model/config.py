@@ -94,7 +94,7 @@ class SampleConfig(StageConfig):
     mu_noise_scale: float = 0.0
     s_noise_scale: float = 1.0
     coherent_metals: bool = False
-    max_distinct: int = 0
+    max_distinct: int = 3
 
 
 def pick_device(name: str) -> torch.device:

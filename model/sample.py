@@ -30,7 +30,9 @@ nearest library block; with ``decode_top_k = k > 1`` (the default, 5) each Gauss
 its k nearest blocks so that the sample has a node and a linker and as many connection points on
 nodes as on linkers; with ``coherent_metals`` the node blocks of a sample also carry the metals
 of one combination seen in a training MOF (``metals``; empty when the rule is off or no
-combination balances). ``n_redecoded`` counts the Gaussians that did not get their nearest block.
+combination balances); with ``max_distinct = m`` (the default, 3) a sample holds at most m
+distinct blocks, as real MOFs repeat theirs (0: no limit). ``n_redecoded`` counts the Gaussians
+that did not get their nearest block.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def sample_coarse(
     s_noise_scale: float = 1.0,
     instances: pd.DataFrame | None = None,
     coherent_metals: bool = False,
-    max_distinct: int = 0,
+    max_distinct: int = 3,
 ) -> pd.DataFrame:
     """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns).
     ``coherent_metals`` needs ``instances`` (``mof_id``, ``block_id``, ``split``: which blocks

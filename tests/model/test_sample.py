@@ -69,7 +69,7 @@ def test_sampler_shift_is_the_rms_distance_from_the_initial_draw(
 
 def test_balanced_decoding_changes_only_what_it_must(tiny_model, random_embeddings, fixture_tables):
     bb = fixture_tables[3]
-    kw = dict(n=6, batch_size=3, steps=4, run="t", seed=3, progress=False)
+    kw = dict(n=6, batch_size=3, steps=4, run="t", seed=3, progress=False, max_distinct=0)
     near = sample_coarse(str(tiny_model), random_embeddings, bb, decode_top_k=1, **kw)
     bal = sample_coarse(str(tiny_model), random_embeddings, bb, decode_top_k=5, **kw)
     assert (near["n_redecoded"] == 0).all()
@@ -81,6 +81,26 @@ def test_balanced_decoding_changes_only_what_it_must(tiny_model, random_embeddin
         changed = sum(x != y for x, y in zip(a.block_ids, b.block_ids))
         assert changed == b.n_redecoded
         assert sum(b.decode_distance) >= sum(a.decode_distance) - 1e-6
+
+
+def test_few_distinct_blocks_per_sample(tiny_model, random_embeddings, fixture_tables):
+    """The default decode repeats blocks: at most max_distinct per balanced sample (or, when no
+    set of 3 balances, the free balanced decode), never cheaper than the free balanced decode
+    of the same samples, and the samples themselves (centres, embeddings) unchanged."""
+    bb = fixture_tables[3]
+    kw = dict(n=8, batch_size=4, steps=4, run="t", seed=5, progress=False)
+    free = sample_coarse(str(tiny_model), random_embeddings, bb, max_distinct=0, **kw)
+    few = sample_coarse(str(tiny_model), random_embeddings, bb, **kw)  # the default, 3
+    assert few["compatible"].sum() >= 1
+    assert (free["block_ids"].apply(lambda b: len(set(b))) > 3).any()  # the rule had work to do
+    for a, b in zip(free.itertuples(), few.itertuples()):
+        assert np.allclose(a.centres_frac, b.centres_frac) and np.allclose(
+            a.embeddings, b.embeddings
+        )
+        if b.compatible:
+            assert len(set(b.block_ids)) <= 3 or list(b.block_ids) == list(a.block_ids)
+            if a.compatible:
+                assert sum(b.decode_distance) >= sum(a.decode_distance) - 1e-6
 
 
 def test_sampler_refuses_another_embedding_table(tiny_model, random_embeddings, fixture_tables):

@@ -82,6 +82,11 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
     text = (tmp_path / "rep" / "tables.md").read_text()
     assert "MOFDiff" in text and "StructureMatcher" in text and "| valid | 2 |" in text
     assert "## Geometry of the samples\n\nNot recorded in this run's tables." in text
+    # samples s1-s4 hold 2, 2 (HKUST-1: a paddlewheel and a trimesate), 1 and 2 distinct blocks
+    assert (
+        "## Composition of the samples\n\nDistinct building blocks per sample: median 2 (p90 2)"
+        in text
+    )
     funnel = pd.read_csv(tmp_path / "rep" / "funnel.csv")
     assert list(funnel["stage"]) == [
         "sampled",

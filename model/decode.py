@@ -1,7 +1,7 @@
 """Decoding sampled building-block embeddings to library blocks.
 
 Each Gaussian of a sampled coarse MOF carries an embedding; decoding turns it into a block of the
-library (the blocks of the training MOFs). Three rules, applied in this order:
+library (the blocks of the training MOFs). Four rules (the last two restrict the balanced choice):
 
 - **nearest** (``top_k = 1``): every embedding to its nearest library vector (Euclidean);
 - **balanced** (``top_k = k > 1``): each Gaussian gets one of its k nearest blocks, chosen by an

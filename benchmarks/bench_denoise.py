@@ -115,7 +115,9 @@ def sampler_from(model, mofs: list, args) -> None:
     from model.config import SampleConfig
     from model.diffusion import CoarseSampler
 
-    cfg = SampleConfig.from_dict((yaml.safe_load(Path(args.config).read_text()) or {})["sample"])
+    cfg = SampleConfig.from_dict(
+        (yaml.safe_load(Path(args.config).read_text()) or {}).get("sample") or {}
+    )
     chosen = [m for m in mofs if m.k <= 30][: args.sampler_n]
     batch = make_batch(chosen, model.stats)
     sampler = CoarseSampler(model, steps=cfg.steps, mu_noise_scale=cfg.mu_noise_scale)

@@ -189,13 +189,8 @@ class BlockDecoder:
         q = min(self.pool, len(kind))
         voters = self.is_node[cols[d[:, cols].argmin(1)]] == node
         sub = d[voters][:, kind]
-        votes = np.zeros(len(kind))
-        if len(sub):
-            near = np.argpartition(sub, q - 1, axis=1)[:, :q] if q < len(kind) else None
-            votes = np.bincount(
-                near.ravel() if near is not None else np.tile(np.arange(len(kind)), len(sub)),
-                minlength=len(kind),
-            ).astype(float)
+        near = np.argpartition(sub, q - 1, axis=1)[:, :q]  # (voters, q)
+        votes = np.bincount(near.ravel(), minlength=len(kind))
         order = np.lexsort((d[:, kind].sum(0), -votes))
         return kind[order[: self.pool]]
 
@@ -207,23 +202,30 @@ class BlockDecoder:
         nodes, links = self._pool(d, cols, True), self._pool(d, cols, False)
         best, best_cost = None, np.inf
         m = self.max_distinct
-        for nn in range(1, m):
-            for nl in range(1, m - nn + 1):
-                for ns in combinations(nodes, nn):
-                    for ls in combinations(links, nl):
-                        s = np.array(ns + ls)
-                        picks = balanced_choice(
-                            [
-                                [(d[g, c], int(self.ncp[c]), bool(self.is_node[c])) for c in s]
-                                for g in range(len(d))
-                            ]
-                        )
-                        if picks is None:
-                            continue
-                        chosen = s[picks]
-                        cost = d[np.arange(len(d)), chosen].sum()
-                        if cost < best_cost:
-                            best, best_cost = chosen, cost
+        # only the largest sets: a choice that balances within a set balances within any set that
+        # holds it, at the same cost
+        sizes = [
+            (nn, nl)
+            for nn in range(1, min(m - 1, len(nodes)) + 1)
+            for nl in range(1, min(m - nn, len(links)) + 1)
+            if (nn == len(nodes) or nn + nl == m) and (nl == len(links) or nn + nl == m)
+        ]
+        for nn, nl in sizes:
+            for ns in combinations(nodes, nn):
+                for ls in combinations(links, nl):
+                    s = np.array(ns + ls)
+                    picks = balanced_choice(
+                        [
+                            [(d[g, c], int(self.ncp[c]), bool(self.is_node[c])) for c in s]
+                            for g in range(len(d))
+                        ]
+                    )
+                    if picks is None:
+                        continue
+                    chosen = s[picks]
+                    cost = d[np.arange(len(d)), chosen].sum()
+                    if cost < best_cost:
+                        best, best_cost = chosen, cost
         return best, best is not None
 
     def _choose(self, d: np.ndarray, cols: np.ndarray | None = None):

@@ -31,8 +31,9 @@ its k nearest blocks so that the sample has a node and a linker and as many conn
 nodes as on linkers; with ``coherent_metals`` the node blocks of a sample also carry the metals
 of one combination seen in a training MOF (``metals``; empty when the rule is off or no
 combination balances); with ``max_distinct = m`` (the default, 3) a sample holds at most m
-distinct blocks, as real MOFs repeat theirs (0: no limit). ``n_redecoded`` counts the Gaussians
-that did not get their nearest block.
+distinct blocks, as real MOFs repeat theirs (0: no limit); with ``require_organic`` a sample
+holds a block with carbon and hydrogen. ``n_redecoded`` counts the Gaussians that did not get
+their nearest block.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def sample_coarse(
     instances: pd.DataFrame | None = None,
     coherent_metals: bool = False,
     max_distinct: int = 3,
+    require_organic: bool = False,
 ) -> pd.DataFrame:
     """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns).
     ``coherent_metals`` needs ``instances`` (``mof_id``, ``block_id``, ``split``: which blocks
@@ -110,6 +112,11 @@ def sample_coarse(
         top_k=decode_top_k,
         metal_sets=sets,
         max_distinct=max_distinct,
+        organic=(
+            [{"C", "H"} <= set(els.get(b, ())) for b in lib["block_id"]]
+            if require_organic
+            else None
+        ),
     )
     sampler = CoarseSampler(
         model, steps=steps, mu_noise_scale=mu_noise_scale, s_noise_scale=s_noise_scale
@@ -210,6 +217,7 @@ def run(
         ),
         coherent_metals=sc.coherent_metals,
         max_distinct=sc.max_distinct,
+        require_organic=sc.require_organic,
     )
     write_table(df, outputs["coarse"])
     say(

@@ -178,3 +178,100 @@ def test_few_distinct_blocks_repeats_blocks_and_falls_back_when_nothing_balances
     assert not got.balanced and got.ids == ["NZn1", "L1", "L1"]
     with pytest.raises(ValueError, match="max_distinct"):
         BlockDecoder(index, kinds, ncp, metals, max_distinct=1)
+
+
+def test_organic_rule_is_the_cheapest_balanced_choice_holding_an_organic_block():
+    """Against brute force: the balanced programme with ``need_organic`` and the few-blocks
+    decode with an organic requirement are the cheapest assignments that also pick at least
+    one organic block; without the flag, the programme ignores the 4th element."""
+    rng = np.random.default_rng(5)
+    n_found = n_changed = 0
+    for _ in range(30):
+        n = 7
+        kinds = ["node" if i < 3 else "linker" for i in range(n)]
+        ncp = [int(rng.choice([2, 3, 4])) for _ in range(n)]
+        organic = [bool(rng.random() < 0.3) for _ in range(n)]
+        vec = rng.normal(size=(n, 2))
+        emb = rng.normal(size=(int(rng.integers(2, 6)), 2))
+        dec = BlockDecoder(
+            NearestBlockIndex([f"b{i}" for i in range(n)], vec),
+            kinds,
+            ncp,
+            [set()] * n,
+            top_k=1,
+            max_distinct=3,
+            pool=n,
+            organic=organic,
+        )
+        d = np.linalg.norm(emb[:, None] - vec[None], axis=-1)
+        best = {True: None, False: None}  # with and without the organic requirement
+        for pick in itertools.product(range(n), repeat=len(emb)):
+            nodes = [c for c in pick if kinds[c] == "node"]
+            links = [c for c in pick if kinds[c] == "linker"]
+            if len(set(pick)) > 3 or not nodes or not links:
+                continue
+            if sum(ncp[c] for c in nodes) != sum(ncp[c] for c in links):
+                continue
+            cost = sum(d[g, c] for g, c in enumerate(pick))
+            for need in (True, False):
+                if need and not any(organic[c] for c in pick):
+                    continue
+                if best[need] is None or cost < best[need] - 1e-9:
+                    best[need] = cost
+        chosen, ok = dec.decode_few(d, need=True)
+        if best[True] is None:
+            assert not ok
+        else:
+            n_found += 1
+            assert ok and any(organic[c] for c in chosen)
+            assert d[np.arange(len(emb)), chosen].sum() == pytest.approx(best[True])
+            n_changed += best[True] > best[False] + 1e-9
+        # the full decode: the organic optimum when there is one, else the rule is dropped
+        got = dec.decode(emb)
+        want = best[True] if best[True] is not None else best[False]
+        if want is not None:
+            assert got.balanced and got.distance.sum() == pytest.approx(want)
+        # balanced_choice over all blocks for every Gaussian, against the same brute force
+        # without the few-blocks limit
+        options = [
+            [(d[g, c], ncp[c], kinds[c] == "node", organic[c]) for c in range(n)]
+            for g in range(len(emb))
+        ]
+        free = None
+        for pick in itertools.product(range(n), repeat=len(emb)):
+            nodes = [c for c in pick if kinds[c] == "node"]
+            links = [c for c in pick if kinds[c] == "linker"]
+            if not nodes or not links or not any(organic[c] for c in pick):
+                continue
+            if sum(ncp[c] for c in nodes) == sum(ncp[c] for c in links):
+                cost = sum(d[g, c] for g, c in enumerate(pick))
+                free = cost if free is None or cost < free else free
+        picks = balanced_choice(options, need_organic=True)
+        if free is None:
+            assert picks is None
+        else:
+            assert sum(options[g][c][0] for g, c in enumerate(picks)) == pytest.approx(free)
+        plain = balanced_choice([[o[:3] for o in row] for row in options])
+        assert balanced_choice(options) == plain
+    assert n_found >= 10 and n_changed >= 3  # the rule was tested where it changes the choice
+
+
+def test_organic_rule_falls_back_when_no_organic_block_balances():
+    ids, vec, kinds, ncp, metals = _library()
+    index = NearestBlockIndex(ids, vec)
+    emb = np.array([[0.1], [0.35], [10.1], [10.4]])
+    plain = BlockDecoder(index, kinds, ncp, metals, top_k=3, max_distinct=2).decode(emb)
+    # L2 is the one organic block: the sample takes it although L1 is nearer every Gaussian
+    only_l2 = [i == "L2" for i in ids]
+    org = BlockDecoder(index, kinds, ncp, metals, top_k=3, max_distinct=2, organic=only_l2)
+    got = org.decode(emb)
+    assert got.balanced and "L2" in got.ids and "L2" not in plain.ids
+    # a pool of one linker (L1, the Gaussians' choice) gains the organic one it lacks
+    small = BlockDecoder(
+        index, kinds, ncp, metals, top_k=3, max_distinct=2, pool=1, organic=only_l2
+    )
+    chosen, ok = small.decode_few(index.distances(emb), need=True)
+    assert ok and "L2" in [ids[c] for c in chosen] and len(set(chosen.tolist())) == 2
+    # no organic block in the library: the same decode as without the rule
+    none = BlockDecoder(index, kinds, ncp, metals, top_k=3, max_distinct=2, organic=[False] * 6)
+    assert none.decode(emb).ids == plain.ids and none.decode(emb).balanced

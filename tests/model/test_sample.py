@@ -103,6 +103,34 @@ def test_few_distinct_blocks_per_sample(tiny_model, random_embeddings, fixture_t
                 assert sum(b.decode_distance) >= sum(a.decode_distance) - 1e-6
 
 
+def test_organic_rule_gives_every_sample_carbon_and_hydrogen(
+    tiny_model, random_embeddings, fixture_tables
+):
+    """With ``require_organic`` every balanced sample holds a block with C and H; samples that
+    had one keep their decode. Every fixture linker is organic, so all but one are made
+    inorganic here (their atoms all O) for the rule to have work."""
+    bb = fixture_tables[3].copy()
+    keep = bb.loc[bb["kind"] == "linker", "block_id"].iloc[0]
+    bb["elements"] = [
+        e if k == "node" or b == keep else ["O"] * len(e)
+        for b, k, e in zip(bb["block_id"], bb["kind"], bb["elements"])
+    ]
+    els = dict(zip(bb["block_id"], bb["elements"]))
+    kw = dict(n=16, batch_size=8, steps=4, run="t", seed=7, progress=False)
+    plain = sample_coarse(str(tiny_model), random_embeddings, bb, **kw)
+    org = sample_coarse(str(tiny_model), random_embeddings, bb, require_organic=True, **kw)
+
+    def organic(ids):
+        return any({"C", "H"} <= set(els[b]) for b in ids)
+
+    assert not all(organic(ids) for ids in plain["block_ids"])  # the rule had work to do
+    for a, b in zip(plain.itertuples(), org.itertuples()):
+        if b.compatible:
+            assert organic(b.block_ids)
+        if a.compatible and organic(a.block_ids):
+            assert list(a.block_ids) == list(b.block_ids)
+
+
 def test_sampler_refuses_another_embedding_table(tiny_model, random_embeddings, fixture_tables):
     other = random_embeddings.copy()
     other["vector"] = [v + 1.0 for v in other["vector"]]

@@ -95,6 +95,7 @@ class SampleConfig(StageConfig):
     s_noise_scale: float = 1.0
     coherent_metals: bool = False
     max_distinct: int = 3
+    density_quantiles: list[float] | None = None
 
 
 def pick_device(name: str) -> torch.device:

@@ -142,6 +142,7 @@ def main() -> None:
             "embeddings": str(res / "embed" / "embeddings.parquet"),
             "blocks": str(res / "embed" / "library_blocks.parquet"),
             "instances": str(res / "preprocess" / "block_instances.parquet"),
+            "mofs": str(res / "preprocess" / "mofs.parquet"),
         },
         {"coarse": str(p["coarse"]) + ".parquet"},
         "sample",
@@ -233,6 +234,11 @@ def main() -> None:
             f"sampler shift: the network moved the centres {geometry['shift']:.2f} A (RMS, median) "
             f"from their initial uniform draw; a second uniform draw lies "
             f"{geometry['redraw']:.2f} A from it"
+        )
+    if "enlarged" in geometry:
+        print(
+            f"cells scaled into the training atom densities: {geometry['enlarged']} enlarged, "
+            f"{geometry['shrunk']} shrunk (of {len(coarse)})"
         )
     print(
         f"memorisation: {100 * memorised_share(coarse, mofs):.1f}% of samples have the "

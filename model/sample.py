@@ -8,6 +8,9 @@ sample_id           ``{run}-{index:05d}``
 n_blocks            K (drawn from the training distribution of K)
 lattice             9 floats, (3, 3) row-vector lattice (canonical orientation), Angstrom
 lattice_params      a, b, c (A), alpha, beta, gamma (degrees)
+cell_scale          length scale applied to the sampled cell to bring the decoded blocks' atom
+                    density into the training range (1: unchanged; below)
+atom_density        atoms of the decoded blocks per 1000 A^3 of the (scaled) cell
 centres_frac        3 K floats, Gaussian centres, fractional
 initial_centres_frac  3 K floats, the uniform draw the sampler started the centres from
 sampler_shift       RMS distance (A, minimum image in the sampled cell) from the initial draw to
@@ -34,6 +37,11 @@ combination balances); with ``max_distinct = m`` (the default, 3) a sample holds
 distinct blocks, as real MOFs repeat theirs (0: no limit); with ``require_organic`` a sample
 holds a block with carbon and hydrogen. ``n_redecoded`` counts the Gaussians that did not get
 their nearest block.
+
+Cell volume (:mod:`mof.density`): with ``density_quantiles = [lower, upper]`` (the default
+[0.0, 0.95]) a sample whose decoded blocks are denser (or sparser) in the sampled cell than that
+quantile of the training MOFs' atom densities has its cell scaled isotropically to the bound;
+fractional centres and the cell's shape are kept (``null``: the cell as sampled).
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ from model.decode import BlockDecoder, training_metal_sets
 from model.diffusion import CoarseSampler
 from model.index import NearestBlockIndex
 from mof.composition import metals_of
+from mof.density import atom_density, density_bounds, scale_to_density
 from mof.periodic import minimum_image
 from mof.tables import to_cell
 
@@ -74,10 +83,13 @@ def sample_coarse(
     coherent_metals: bool = False,
     max_distinct: int = 3,
     require_organic: bool = False,
+    density_range: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns).
     ``coherent_metals`` needs ``instances`` (``mof_id``, ``block_id``, ``split``: which blocks
-    each training MOF has), from which the allowed metal combinations are read."""
+    each training MOF has), from which the allowed metal combinations are read;
+    ``density_range``: atom densities (per 1000 A^3) the decoded blocks' cells are scaled into
+    (None: cells as sampled)."""
     dev = torch.device(
         "cuda"
         if device == "auto" and torch.cuda.is_available()
@@ -94,6 +106,7 @@ def sample_coarse(
     lib = embeddings[embeddings["in_library"]]
     kind_of = dict(zip(lib["block_id"], lib["kind"]))
     ncp = dict(zip(building_blocks["block_id"], building_blocks["n_connections"]))
+    atoms = dict(zip(building_blocks["block_id"], building_blocks["n_atoms"]))
     els = dict(zip(building_blocks["block_id"], building_blocks["elements"]))
     metals = {
         b: metals_of(els[b]) if kind_of[b] == "node" and b in els else frozenset()
@@ -144,7 +157,14 @@ def sample_coarse(
             n_link = int(sum(ncp[b] for b, kd in zip(ids, kinds) if kd != "node"))
             lattice = out["lattice"][j].numpy().astype(float)
             start = out["mu_init"][j, :k].numpy().astype(float)
+            # the network's motion, in the cell it sampled
             _, moved = minimum_image(out["mu"][j, :k].numpy() - start, lattice)
+            params = out["params"][j].numpy().astype(float)
+            n_atoms = int(sum(atoms[b] for b in ids))
+            scale = 1.0
+            if density_range is not None:
+                lattice, scale = scale_to_density(lattice, n_atoms, *density_range)
+                params[:3] *= scale
             note = (
                 ""
                 if n_node == n_link
@@ -159,8 +179,10 @@ def sample_coarse(
                 {
                     "sample_id": f"{run}-{bi * batch_size + j:05d}",
                     "n_blocks": k,
-                    "lattice": to_cell(out["lattice"][j]),
-                    "lattice_params": out["params"][j].tolist(),
+                    "lattice": to_cell(lattice),
+                    "lattice_params": params.tolist(),
+                    "cell_scale": scale,
+                    "atom_density": atom_density(n_atoms, lattice),
                     "centres_frac": to_cell(out["mu"][j, :k]),
                     "initial_centres_frac": to_cell(start),
                     "sampler_shift": float(np.sqrt((moved**2).sum(-1).mean())),
@@ -191,12 +213,18 @@ def run(
 ) -> pd.DataFrame:
     """The sample_coarse stage. ``inputs``: ``model`` (denoiser.pt), ``embeddings`` and
     ``blocks`` (the decoding library), ``instances`` (block instances, for
-    ``coherent_metals``); ``outputs["coarse"]``: coarse.parquet."""
+    ``coherent_metals``), ``mofs`` (the preprocessed MOFs, for ``density_quantiles``);
+    ``outputs["coarse"]``: coarse.parquet."""
     from mof.tables import read_table, write_table
 
     torch.set_num_threads(max(1, threads))
     t0 = time.perf_counter()
     sc = SampleConfig.from_dict(cfg)
+    bounds = None
+    if sc.density_quantiles is not None:
+        mofs = read_table(inputs["mofs"], columns=["n_atoms", "lattice", "split"])
+        train = mofs[mofs["split"] == "train"]
+        bounds = density_bounds(train["n_atoms"], train["lattice"], tuple(sc.density_quantiles))
     df = sample_coarse(
         inputs["model"],
         read_table(inputs["embeddings"]),
@@ -218,6 +246,7 @@ def run(
         coherent_metals=sc.coherent_metals,
         max_distinct=sc.max_distinct,
         require_organic=sc.require_organic,
+        density_range=bounds,
     )
     write_table(df, outputs["coarse"])
     say(
@@ -225,5 +254,11 @@ def run(
         f"{time.perf_counter() - t0:.0f} s; K median {int(np.median(df['n_blocks']))}; "
         f"{int(df['compatible'].sum())} with balanced connection points; the network moved "
         f"the centres {np.median(df['sampler_shift']):.2f} A (RMS, median) from their initial draw"
+        + (
+            ""
+            if bounds is None
+            else f"; {int((df['cell_scale'] != 1.0).sum())} cells scaled into the training "
+            f"atom densities {bounds[0]:.1f}-{bounds[1]:.1f} per 1000 A^3"
+        )
     )
     return df

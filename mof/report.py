@@ -67,19 +67,27 @@ def sample_geometry(coarse: pd.DataFrame, assembled: pd.DataFrame, seed: int = 0
     ``shift``: median over samples of ``sampler_shift`` (RMS distance from the sampler's initial
     uniform draw to the sampled centres); ``redraw``: the same for a second uniform draw (seeded),
     the scale of a shift that forgets the start; ``repair`` and ``repair_p90``: median and 90th
-    percentile of the assembly fit's ``repair_rms`` over the built structures.
+    percentile of the assembly fit's ``repair_rms`` over the built structures; ``enlarged`` and
+    ``shrunk``: cells the sampler scaled into the training atom densities (``cell_scale``), with
+    the median scale of each group (``enlarged_scale``, ``shrunk_scale``).
     """
     from mof.periodic import minimum_image
 
     out: dict = {"shift": None, "redraw": None, "repair": None, "repair_p90": None, "built": 0}
     if len(coarse) and "sampler_shift" in coarse:
         out["shift"] = float(np.median(coarse["sampler_shift"]))
+    scale = coarse["cell_scale"].to_numpy(float) if "cell_scale" in coarse else np.ones(len(coarse))
+    if len(coarse) and "cell_scale" in coarse:
+        for key, sel in (("enlarged", scale > 1.0), ("shrunk", scale < 1.0)):
+            out[key] = int(sel.sum())
+            out[f"{key}_scale"] = float(np.median(scale[sel])) if sel.any() else None
     if len(coarse) and {"initial_centres_frac", "lattice"} <= set(coarse.columns):
         rng = np.random.default_rng(seed)
         redraw = []
-        for start, lattice in zip(coarse["initial_centres_frac"], coarse["lattice"]):
+        for start, lattice, s in zip(coarse["initial_centres_frac"], coarse["lattice"], scale):
             start = np.asarray(start, dtype=float).reshape(-1, 3)
-            _, d = minimum_image(rng.random(start.shape) - start, np.reshape(lattice, (3, 3)))
+            sampled = np.reshape(lattice, (3, 3)) / s  # the cell the network drew
+            _, d = minimum_image(rng.random(start.shape) - start, sampled)
             redraw.append(float(np.sqrt((d**2).sum(-1).mean())))
         out["redraw"] = float(np.median(redraw))
     if len(assembled) and {"repair_rms", "cif"} <= set(assembled.columns):
@@ -100,6 +108,15 @@ def geometry_text(g: dict) -> str:
             f"from the sampler's initial uniform draw{far}. This measures what the network has "
             "learned about where blocks go: a network that predicts no motion leaves the initial "
             "draw as it is (0 A)."
+        )
+    if g.get("enlarged") or g.get("shrunk"):
+        moved = [
+            f"{g[k]} {k} (median length scale {g[f'{k}_scale']:.2f})"
+            for k in ("enlarged", "shrunk")
+            if g[k]
+        ]
+        parts.append(
+            f"The sampler scaled cells into the training MOFs' atom densities: {', '.join(moved)}."
         )
     if g["repair"] is not None:
         parts.append(

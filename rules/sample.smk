@@ -7,6 +7,7 @@ rule sample_coarse:
         embeddings=rules.embed_building_blocks.output.embeddings,
         blocks=rules.embed_building_blocks.output.library,
         instances=rules.preprocess.output.instances,
+        mofs=rules.preprocess.output.mofs,
     output:
         coarse="results/sample/{run}/coarse.parquet",
     params:

@@ -131,6 +131,31 @@ def test_organic_rule_gives_every_sample_carbon_and_hydrogen(
             assert list(a.block_ids) == list(b.block_ids)
 
 
+def test_cells_are_scaled_into_the_density_range(tiny_model, random_embeddings, fixture_tables):
+    """With a density range, each cell is the sampled one times ``cell_scale`` and holds its
+    decoded blocks' atoms within the range; blocks, centres and embeddings are the same."""
+    bb = fixture_tables[3]
+    kw = dict(n=8, batch_size=4, steps=4, run="t", seed=5, progress=False)
+    free = sample_coarse(str(tiny_model), random_embeddings, bb, **kw)
+    dens = free["atom_density"].to_numpy()
+    assert (free["cell_scale"] == 1.0).all()
+    lo, hi = np.percentile(dens, 30), np.percentile(dens, 60)  # some below, some above
+    fit = sample_coarse(str(tiny_model), random_embeddings, bb, density_range=(lo, hi), **kw)
+    atoms = dict(zip(bb["block_id"], bb["n_atoms"]))
+    for a, b in zip(free.itertuples(), fit.itertuples()):
+        assert list(a.block_ids) == list(b.block_ids)
+        assert np.allclose(a.centres_frac, b.centres_frac)
+        assert np.allclose(a.embeddings, b.embeddings)
+        assert b.sampler_shift == pytest.approx(a.sampler_shift)  # measured in the sampled cell
+        assert np.allclose(np.asarray(b.lattice), b.cell_scale * np.asarray(a.lattice))
+        lengths = np.asarray(a.lattice_params)[:3]
+        assert np.allclose(np.asarray(b.lattice_params)[:3], b.cell_scale * lengths)
+        n = sum(atoms[i] for i in b.block_ids)
+        volume = abs(np.linalg.det(np.asarray(b.lattice).reshape(3, 3)))
+        assert lo - 1e-6 <= 1000 * n / volume <= hi + 1e-6
+    assert (fit["cell_scale"] > 1).any() and (fit["cell_scale"] < 1).any()
+
+
 def test_sampler_refuses_another_embedding_table(tiny_model, random_embeddings, fixture_tables):
     other = random_embeddings.copy()
     other["vector"] = [v + 1.0 for v in other["vector"]]

@@ -172,3 +172,31 @@ def test_sample_geometry_against_independent_figures():
     empty = sample_geometry(pd.DataFrame({"sample_id": ["s"]}), pd.DataFrame())
     assert empty["shift"] is None and empty["repair"] is None
     assert geometry_text(empty) == "Not recorded in this run's tables."
+
+
+def test_sample_geometry_of_scaled_cells():
+    """Cells the sampler scaled are counted by direction, and the second draw is measured in the
+    cell the network drew (10 A: 5 A RMS), not in the scaled one."""
+    import numpy as np
+
+    from mof.report import geometry_text, sample_geometry
+
+    rng = np.random.default_rng(4)
+    scale = [1.0, 2.0, 0.5, 1.0]
+    coarse = pd.DataFrame(
+        {
+            "sampler_shift": [1.0] * 4,
+            "cell_scale": scale,
+            "lattice": [(10.0 * s * np.eye(3)).ravel().tolist() for s in scale],
+            "initial_centres_frac": [rng.random(3 * 400).tolist() for _ in range(4)],
+        }
+    )
+    g = sample_geometry(coarse, pd.DataFrame())
+    assert abs(g["redraw"] - 5.0) < 0.25
+    assert (g["enlarged"], g["shrunk"]) == (1, 1)
+    assert (g["enlarged_scale"], g["shrunk_scale"]) == (2.0, 0.5)
+    text = geometry_text(g)
+    assert "1 enlarged (median length scale 2.00), 1 shrunk (median length scale 0.50)" in text
+    same = coarse.assign(cell_scale=1.0, lattice=[coarse["lattice"][0]] * 4)
+    unscaled = sample_geometry(same, pd.DataFrame())
+    assert unscaled["enlarged"] == 0 and "scaled cells" not in geometry_text(unscaled)

@@ -96,6 +96,7 @@ class SampleConfig(StageConfig):
     coherent_metals: bool = False
     max_distinct: int = 3
     require_organic: bool = False
+    exclude_undercoordinated: bool = False
     density_quantiles: list[float] | None = None
 
 

@@ -35,7 +35,9 @@ nodes as on linkers; with ``coherent_metals`` the node blocks of a sample also c
 of one combination seen in a training MOF (``metals``; empty when the rule is off or no
 combination balances); with ``max_distinct = m`` (the default, 3) a sample holds at most m
 distinct blocks, as real MOFs repeat theirs (0: no limit); with ``require_organic`` a sample
-holds a block with carbon and hydrogen. ``n_redecoded`` counts the Gaussians that did not get
+holds a block with carbon and hydrogen; with ``exclude_undercoordinated`` no sample is decoded
+to a block with an atom MOFChecker's coordination rules flag (:mod:`mof.blockcheck`).
+``n_redecoded`` counts the Gaussians that did not get
 their nearest block.
 
 Cell volume (:mod:`mof.density`): with ``density_quantiles = [lower, upper]`` (the default
@@ -59,6 +61,7 @@ from model.config import SampleConfig
 from model.decode import BlockDecoder, training_metal_sets
 from model.diffusion import CoarseSampler
 from model.index import NearestBlockIndex
+from mof.blockcheck import flagged_blocks
 from mof.composition import metals_of
 from mof.density import atom_density, density_bounds, scale_to_density
 from mof.periodic import minimum_image
@@ -83,6 +86,7 @@ def sample_coarse(
     coherent_metals: bool = False,
     max_distinct: int = 3,
     require_organic: bool = False,
+    exclude_undercoordinated: bool = False,
     density_range: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """Sample ``n`` coarse MOFs and decode them (see the module docstring for the columns).
@@ -102,6 +106,11 @@ def sample_coarse(
             f"{model_path} was trained on another embedding table than the one given "
             f"({state.get('embeddings_hash')} != {fp}); retrain it "
             "(snakemake --forcerun train_diffusion) or point the sampler at the right table"
+        )
+    if exclude_undercoordinated:  # blocks MOFChecker would flag are not decoded to
+        bad = flagged_blocks(building_blocks)
+        embeddings = embeddings.assign(
+            in_library=embeddings["in_library"] & ~embeddings["block_id"].isin(bad)
         )
     lib = embeddings[embeddings["in_library"]]
     kind_of = dict(zip(lib["block_id"], lib["kind"]))
@@ -246,6 +255,7 @@ def run(
         coherent_metals=sc.coherent_metals,
         max_distinct=sc.max_distinct,
         require_organic=sc.require_organic,
+        exclude_undercoordinated=sc.exclude_undercoordinated,
         density_range=bounds,
     )
     write_table(df, outputs["coarse"])

@@ -156,6 +156,41 @@ def test_cells_are_scaled_into_the_density_range(tiny_model, random_embeddings, 
     assert (fit["cell_scale"] > 1).any() and (fit["cell_scale"] < 1).any()
 
 
+def test_flagged_blocks_are_never_decoded(tiny_model, random_embeddings, fixture_tables):
+    """With ``exclude_undercoordinated`` no sample holds a block that MOFChecker's coordination
+    rules flag: here the linker the plain decode uses most, stripped of its hydrogens."""
+    from collections import Counter
+
+    from mof.blockcheck import flagged_blocks
+
+    bb = fixture_tables[3].copy()
+    kw = dict(n=8, batch_size=4, steps=4, run="t", seed=5, progress=False)
+    plain = sample_coarse(str(tiny_model), random_embeddings, bb, **kw)
+    kinds = dict(zip(bb["block_id"], bb["kind"]))
+    used = Counter(b for ids in plain["block_ids"] for b in ids if kinds[b] == "linker")
+    target = next(
+        b for b, _ in used.most_common() if "H" in set(bb.set_index("block_id").loc[b, "elements"])
+    )
+    i = int(np.flatnonzero(bb["block_id"] == target)[0])
+    els = list(bb.at[i, "elements"])
+    keep = np.array([e != "H" for e in els])
+    new = np.cumsum(keep) - 1
+    bonds = np.asarray(bb.at[i, "bonds"], dtype=int).reshape(-1, 2)
+    bb.at[i, "elements"] = [e for e, k in zip(els, keep) if k]
+    bb.at[i, "local_coords"] = (
+        np.asarray(bb.at[i, "local_coords"], float).reshape(-1, 3)[keep].ravel()
+    )
+    bb.at[i, "bonds"] = new[bonds[keep[bonds].all(1)]].ravel()
+    bb.at[i, "cp_atom"] = new[np.asarray(bb.at[i, "cp_atom"], dtype=int)]
+    bb.at[i, "n_atoms"] = int(keep.sum())
+    assert flagged_blocks(bb) == {target}
+    clean = sample_coarse(
+        str(tiny_model), random_embeddings, bb, exclude_undercoordinated=True, **kw
+    )
+    assert not any(target in ids for ids in clean["block_ids"])
+    assert clean["compatible"].sum() >= 1
+
+
 def test_sampler_refuses_another_embedding_table(tiny_model, random_embeddings, fixture_tables):
     other = random_embeddings.copy()
     other["vector"] = [v + 1.0 for v in other["vector"]]

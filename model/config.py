@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import ClassVar, Self
 
 import torch
@@ -95,9 +95,9 @@ class SampleConfig(StageConfig):
     s_noise_scale: float = 1.0
     coherent_metals: bool = False
     max_distinct: int = 3
-    require_organic: bool = False
+    require_organic: bool = True
     exclude_undercoordinated: bool = False
-    density_quantiles: list[float] | None = None
+    density_quantiles: list[float] | None = field(default_factory=lambda: [0.0, 0.5])
 
 
 def pick_device(name: str) -> torch.device:

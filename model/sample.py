@@ -40,10 +40,11 @@ to a block with an atom MOFChecker's coordination rules flag (:mod:`mof.blockche
 ``n_redecoded`` counts the Gaussians that did not get
 their nearest block.
 
-Cell volume (:mod:`mof.density`): with ``density_quantiles = [lower, upper]`` (the default
-[0.0, 0.95]) a sample whose decoded blocks are denser (or sparser) in the sampled cell than that
-quantile of the training MOFs' atom densities has its cell scaled isotropically to the bound;
-fractional centres and the cell's shape are kept (``null``: the cell as sampled).
+Cell volume (:mod:`mof.density`): with ``density_quantiles = [lower, upper]`` a sample whose
+decoded blocks are denser (sparser) in the sampled cell than that quantile of the training MOFs'
+atom densities has its cell scaled isotropically to the bound; fractional centres and the cell's
+shape are kept. The default, [0.0, 0.5], enlarges cells denser than the training median and
+shrinks none (``null``: cells as sampled).
 """
 
 from __future__ import annotations

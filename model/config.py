@@ -96,7 +96,7 @@ class SampleConfig(StageConfig):
     coherent_metals: bool = False
     max_distinct: int = 3
     require_organic: bool = True
-    exclude_undercoordinated: bool = False
+    exclude_undercoordinated: bool = True
     density_quantiles: list[float] | None = field(default_factory=lambda: [0.0, 0.5])
 
 

@@ -8,7 +8,8 @@ changed with ``--set section.key=value``. Prints the funnel (sampled, balanced, 
 (strict), bonded, relaxation finished, relaxed (strict), valid, novel, unique), the median and p90
 repair displacement of the assembly fit, the share of samples whose building-block multiset equals
 a training MOF's (memorisation), how far the network moved the centres from the sampler's initial
-uniform draw, and the seconds each stage took. ``--random-centres SEED`` replaces every sampled
+uniform draw, how many cells the sampler scaled into the training atom densities, and the seconds
+each stage took. ``--random-centres SEED`` replaces every sampled
 centre by a uniform random one before assembly (an ablation of the model's placement).
 Everything is written under ``--out`` (the report's tables in ``<out>/report/tables.md``).
 

@@ -22,6 +22,9 @@ Sub-modules:
     relax       UFF relaxation with LAMMPS (a package: see mof/relax/__init__.py)
     porosity    zeo++ pore geometry
     validate    MOFChecker checks and porosity of relaxed structures
+    composition distinct blocks and metal elements per structure (samples against training)
+    density     atom density of a cell and the scale into the training MOFs' range
+    blockcheck  MOFChecker's C and N coordination rules applied to one library block
     novelty     novelty and uniqueness: building-block keys, then StructureMatcher
     report      tables and figures of a run
     resume      interrupted runs: kept per-structure results, stale temporary folders, PID lock

@@ -27,8 +27,8 @@ choice):
 - **an organic block** (``organic`` given: per block, whether it holds carbon and hydrogen):
   the sample must hold one. MOFChecker fails a structure without carbon or without hydrogen,
   and an imprecise sampler can name only inorganic blocks: 50 of 256 samples of the default
-  model (max_distinct 3, four sampling runs) held no carbon and hydrogen together, and none of
-  them was valid against 22% of the others. Every other rule runs with it first, and again
+  model (four sampling runs with few distinct blocks) held no carbon and hydrogen together, and
+  none of them was valid against 22% of the others. Every other rule runs with it first, and again
   without it when no choice with an organic block balances.
 
 When no metal combination balances, the decode falls back to the balanced decode without the

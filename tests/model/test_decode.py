@@ -118,6 +118,16 @@ def test_training_metal_sets():
     assert sets == [frozenset({"Zn"}), frozenset({"Cu", "Na"})]  # most frequent first; no test MOF
 
 
+def _all_pool_decoder(vec, kinds, ncp, m, organic=None) -> BlockDecoder:
+    """A few-blocks decoder over blocks ``b0, b1, ...`` whose pools hold every block, so that
+    its choice is comparable with brute force over all assignments."""
+    n = len(kinds)
+    index = NearestBlockIndex([f"b{i}" for i in range(n)], vec)
+    return BlockDecoder(
+        index, kinds, ncp, [set()] * n, top_k=1, max_distinct=m, pool=n, organic=organic
+    )
+
+
 def test_few_distinct_blocks_is_the_cheapest_balanced_choice_over_all_small_sets():
     """With pools as large as the library, the decode is the brute-force optimum over every
     assignment that uses at most ``max_distinct`` blocks, a node and a linker among them."""
@@ -130,15 +140,7 @@ def test_few_distinct_blocks_is_the_cheapest_balanced_choice_over_all_small_sets
         vec = rng.normal(size=(n, 2))
         emb = rng.normal(size=(int(rng.integers(2, 6)), 2))
         m = int(rng.choice([2, 3]))
-        dec = BlockDecoder(
-            NearestBlockIndex([f"b{i}" for i in range(n)], vec),
-            kinds,
-            ncp,
-            [set()] * n,
-            top_k=1,
-            max_distinct=m,
-            pool=n,
-        )
+        dec = _all_pool_decoder(vec, kinds, ncp, m)
         d = np.linalg.norm(emb[:, None] - vec[None], axis=-1)
         best = None
         for pick in itertools.product(range(n), repeat=len(emb)):
@@ -193,16 +195,7 @@ def test_organic_rule_is_the_cheapest_balanced_choice_holding_an_organic_block()
         organic = [bool(rng.random() < 0.3) for _ in range(n)]
         vec = rng.normal(size=(n, 2))
         emb = rng.normal(size=(int(rng.integers(2, 6)), 2))
-        dec = BlockDecoder(
-            NearestBlockIndex([f"b{i}" for i in range(n)], vec),
-            kinds,
-            ncp,
-            [set()] * n,
-            top_k=1,
-            max_distinct=3,
-            pool=n,
-            organic=organic,
-        )
+        dec = _all_pool_decoder(vec, kinds, ncp, 3, organic)
         d = np.linalg.norm(emb[:, None] - vec[None], axis=-1)
         best = {True: None, False: None}  # with and without the organic requirement
         for pick in itertools.product(range(n), repeat=len(emb)):

@@ -44,7 +44,7 @@ Cell volume (:mod:`mof.density`): with ``density_quantiles = [lower, upper]`` a 
 decoded blocks are denser (sparser) in the sampled cell than that quantile of the training MOFs'
 atom densities has its cell scaled isotropically to the bound; fractional centres and the cell's
 shape are kept. The default, [0.0, 0.5], enlarges cells denser than the training median and
-shrinks none (``null``: cells as sampled).
+shrinks only cells sparser than every training MOF (``null``: cells as sampled).
 """
 
 from __future__ import annotations

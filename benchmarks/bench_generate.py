@@ -11,15 +11,19 @@ a training MOF's (memorisation), how far the network moved the centres from the 
 uniform draw, how many cells the sampler scaled into the training atom densities, and the seconds
 each stage took. ``--random-centres SEED`` replaces every sampled
 centre by a uniform random one before assembly (an ablation of the model's placement).
+``--reuse DIR`` takes the samples and assemblies of an earlier ``--out DIR`` and runs only
+relaxation, validation and the report (to measure a change to those stages on the same input).
 Everything is written under ``--out`` (the report's tables in ``<out>/report/tables.md``).
 
     .venv/bin/python benchmarks/bench_generate.py --n 64
     .venv/bin/python benchmarks/bench_generate.py --n 64 --set sample.decode_top_k=10
+    .venv/bin/python benchmarks/bench_generate.py --reuse bench_generate --out b2 --set relax.X=Y
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from pathlib import Path
 
@@ -86,6 +90,48 @@ def randomise_centres(path: Path, seed: int) -> None:
     write_table(coarse, path)
 
 
+def reuse_assemblies(src: Path, out: Path) -> None:
+    """Copy the samples, the assembly table and its CIFs of an earlier run's ``--out``."""
+    if src.resolve() == out.resolve():
+        raise SystemExit("--reuse needs another --out than the folder it reuses")
+    for name in ("coarse.parquet", "assembled.parquet"):
+        if not (src / name).exists():
+            raise SystemExit(f"--reuse {src}: {name} is missing (not a bench_generate --out)")
+        shutil.copy2(src / name, out / name)
+    shutil.rmtree(out / "assembled_cif", ignore_errors=True)
+    shutil.copytree(src / "assembled_cif", out / "assembled_cif")
+
+
+def sample_and_assemble(stage, p: dict, out: Path, res: Path, model: Path, random_centres) -> None:
+    """The sampling and assembly stages of the benchmark (``stage`` runs and times one)."""
+    stage(
+        "sample",
+        "model.sample",
+        {
+            "model": str(model),
+            "embeddings": str(res / "embed" / "embeddings.parquet"),
+            "blocks": str(res / "embed" / "library_blocks.parquet"),
+            "instances": str(res / "preprocess" / "block_instances.parquet"),
+            "mofs": str(res / "preprocess" / "mofs.parquet"),
+        },
+        {"coarse": str(p["coarse"]) + ".parquet"},
+        "sample",
+    )
+    if random_centres is not None:
+        randomise_centres(Path(str(p["coarse"]) + ".parquet"), random_centres)
+    stage(
+        "assemble",
+        "mof.assemble",
+        {
+            "coarse": str(p["coarse"]) + ".parquet",
+            "blocks": str(res / "embed" / "library_blocks.parquet"),
+            "instances": str(res / "preprocess" / "block_instances.parquet"),
+        },
+        {"table": str(p["assembled"]) + ".parquet", "cifs": str(out / "assembled_cif")},
+        "assemble",
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--results", default=str(REPO / "results"), help="a run's results folder")
@@ -102,6 +148,13 @@ def main() -> None:
         metavar="SEED",
         help="ablation: replace every sampled centre by a uniform random one (this seed), "
         "keeping the sampled blocks, shapes and lattice, to see what the model's placement adds",
+    )
+    ap.add_argument(
+        "--reuse",
+        default=None,
+        metavar="DIR",
+        help="the --out of an earlier run: its samples and assemblies are copied, and only "
+        "relaxation, validation and the report run (sampling and assembly settings are ignored)",
     )
     ap.add_argument(
         "--set",
@@ -135,32 +188,10 @@ def main() -> None:
         times[name] = time.perf_counter() - t0
 
     p = {k: out / k for k in ("coarse", "assembled", "relaxed", "validation")}
-    stage(
-        "sample",
-        "model.sample",
-        {
-            "model": str(model),
-            "embeddings": str(res / "embed" / "embeddings.parquet"),
-            "blocks": str(res / "embed" / "library_blocks.parquet"),
-            "instances": str(res / "preprocess" / "block_instances.parquet"),
-            "mofs": str(res / "preprocess" / "mofs.parquet"),
-        },
-        {"coarse": str(p["coarse"]) + ".parquet"},
-        "sample",
-    )
-    if args.random_centres is not None:
-        randomise_centres(Path(str(p["coarse"]) + ".parquet"), args.random_centres)
-    stage(
-        "assemble",
-        "mof.assemble",
-        {
-            "coarse": str(p["coarse"]) + ".parquet",
-            "blocks": str(res / "embed" / "library_blocks.parquet"),
-            "instances": str(res / "preprocess" / "block_instances.parquet"),
-        },
-        {"table": str(p["assembled"]) + ".parquet", "cifs": str(out / "assembled_cif")},
-        "assemble",
-    )
+    if args.reuse:
+        reuse_assemblies(Path(args.reuse), out)
+    else:
+        sample_and_assemble(stage, p, out, res, model, args.random_centres)
     coarse = read_table(str(p["coarse"]) + ".parquet")
     assembled = read_table(str(p["assembled"]) + ".parquet")
     mofs = read_table(res / "preprocess" / "mofs.parquet")
@@ -218,6 +249,7 @@ def main() -> None:
             ("relaxation_finished", "relaxation finished"),
             ("relaxed", "relaxed (strict)"),
             ("valid", "valid (MOFDiff's definition)"),
+            ("valid_contacts", "valid, no close contacts"),
             ("novel", "valid + novel"),
             ("vnu", "valid + novel + unique"),
             ("valid_strict", "valid (strict)"),

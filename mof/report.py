@@ -233,6 +233,9 @@ def build_report(
     strict_novel = {k: v for k, v in samples.items() if k in strict and k in novel_ids}
     nov_strict = novelty_uniqueness(strict_novel, {})
     n_valid_strict = len(strict)
+    n_valid_contacts = (
+        int(valid["ok_contacts"].astype(bool).sum()) if len(valid) and "ok_contacts" in valid else 0
+    )
     n_vnu_strict = int(nov_strict["unique"].sum()) if len(nov_strict) else 0
 
     def pct(x):
@@ -277,6 +280,13 @@ def build_report(
                 pct(n_valid),
                 "MOFChecker + PLD after relaxation: comparable with MOFDiff's 30.1%",
             ),
+            (
+                "valid, no close contacts",
+                str(n_valid_contacts),
+                pct(n_valid_contacts),
+                "valid, and no two atoms closer than validate.min_contact_ratio x the sum of "
+                "their covalent radii (MOFChecker passes such contacts): no published counterpart",
+            ),
             ("valid + novel", str(n_novel), pct(n_novel), ""),
             (
                 "valid + novel + unique",
@@ -313,6 +323,13 @@ def build_report(
             + [0],
         }
     )
+    if len(validation) and "ok_contacts" in validation:
+        screened = validation["contact_ratio"].notna() | validation["ok_contacts"].astype(bool)
+        checks.loc[len(checks)] = [
+            "close contacts (not part of valid)",
+            int((screened & ~validation["ok_contacts"].astype(bool)).sum()),
+            int((~screened).sum()),
+        ]
     relax_table = relaxation_summary(relaxed)
     funnel.to_csv(out / "funnel.csv", index=False)
     relax_table.to_csv(out / "relax.csv", index=False)
@@ -409,6 +426,7 @@ area, void fraction, density; training values from the CoRE MOF CSV).
         "vnu": n_vnu,
         "valid_strict": n_valid_strict,
         "vnu_strict": n_vnu_strict,
+        "valid_contacts": n_valid_contacts,
     }
 
 

@@ -52,6 +52,38 @@ def closest_contact(frac: np.ndarray, lattice: np.ndarray) -> float:
     return best
 
 
+def closest_contact_ratio(
+    frac: np.ndarray, lattice: np.ndarray, species: list[str]
+) -> tuple[float, int, int, float]:
+    """The closest approach of two atoms (bonded or not; an atom and its own image included)
+    relative to the sum of their covalent radii: min over pairs of d_ij / (r_i + r_j).
+
+    Real frameworks keep this above 0.7 (the shortest bonds, C-C and C-N triple bonds, are at
+    0.73-0.79); a structure below it holds a contact no chemistry makes.
+
+    Args:
+        frac: (N, 3) fractional coordinates.
+        lattice: (3, 3) row-vector lattice.
+        species: (N,) element symbols.
+    Returns:
+        (ratio, i, j, d): the smallest ratio, its pair of atom indices and their distance (A);
+        (inf, -1, -1, inf) when no two atoms are within the sum of their radii.
+    """
+    from mof.bonds import neighbour_pairs
+    from mof.elements import atomic_numbers, covalent_radii
+
+    radii = covalent_radii(atomic_numbers(list(species)))
+    i, j, _, d = neighbour_pairs(frac, lattice, 2.0 * float(radii.max()))
+    none = (float("inf"), -1, -1, float("inf"))
+    if not len(d):
+        return none
+    ratio = d / (radii[i] + radii[j])
+    k = int(np.argmin(ratio))
+    if ratio[k] >= 1.0:
+        return none
+    return float(ratio[k]), int(i[k]), int(j[k]), float(d[k])
+
+
 def screen_cif(
     cif: str | Path,
     min_distance: float = 0.5,

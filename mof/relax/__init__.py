@@ -26,7 +26,13 @@ One structure, start to finish:
    (:mod:`mof.relax.lammps_data`); with ``metal_bond_lengths`` the rest length of every
    metal-non-metal bond type becomes the CoRE MOF median of its element pair
    (:mod:`mof.relax.bond_lengths`; UFF's radii make lanthanide-O bonds 0.2 A too short).
-3. **Minimisation** (same child, :mod:`mof.relax.engine`): with ``soft_start``, a CIF that lists
+3. **Minimisation** (same child, :mod:`mof.relax.engine`): with ``contact_wall`` (a fraction,
+   0.75), every two unbonded atoms, 1-3 pairs included, also feel a purely repulsive wall
+   reaching that fraction of the sum of their covalent radii
+   (:func:`mof.relax.lammps_data.contact_wall_lines`): UFF excludes 1-3 pairs from its
+   Lennard-Jones, so a strained assembly can fold two atoms bonded to one centre (O-M-O, M-O-M)
+   onto each other; real frameworks have no unbonded pair that close, so their energies are
+   UFF's. With ``soft_start``, a CIF that lists
    its bonds (an assembly's) first gets a fixed-cell minimisation with the Lennard-Jones
    repulsion of 1-3 pairs on (UFF excludes them, and a strained assembly can fold two atoms
    bonded to one centre onto each other); conjugate gradients at fixed cell (FIRE after it when

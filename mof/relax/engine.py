@@ -21,7 +21,13 @@ import numpy as np
 from mof.periodic import wrap
 from mof.relax.bond_lengths import override_rest_lengths
 from mof.relax.interface import TypingError, type_structure
-from mof.relax.lammps_data import box_lattice, drop_repeated_atom_terms, setup_lines
+from mof.relax.lammps_data import (
+    box_lattice,
+    contact_wall_lines,
+    drop_repeated_atom_terms,
+    setup_lines,
+    uff_special,
+)
 from mof.relax.params import RelaxParams
 from mof.screen import closest_contact
 
@@ -113,6 +119,11 @@ def _guarded_start(lmp, inp: str, p: RelaxParams) -> None:
     relaxes before UFF's own exclusions are restored for everything after. Off by default:
     in the default run it let 22 of 35 bonded structures finish instead of 15, but 1 was valid
     instead of 2 (outcomes of such strained structures move either way)."""
+    if p.contact_wall > 0:  # the force field is a sub-style with its own weights
+        lmp.command(uff_special(inp, repel_13=True))
+        lmp.command(_minimize(p, p.max_iterations))
+        lmp.command(uff_special(inp))
+        return
     own = next(
         (ln for ln in inp.splitlines() if ln.split()[:1] == ["special_bonds"]),
         "special_bonds lj/coul 0.0 0.0 1.0",
@@ -203,6 +214,9 @@ def minimise(typed: dict, workdir: Path, p: RelaxParams, assembled: bool = False
     try:
         for line in setup_lines(typed["input"], str(data_path)):
             lmp.command(line)
+        if p.contact_wall > 0:
+            for line in contact_wall_lines(data, typed["input"], p.contact_wall):
+                lmp.command(line)
         lmp.command("thermo_style custom step pe press vol fmax fnorm")
         lmp.command("thermo 1000")
         lmp.command("run 0")

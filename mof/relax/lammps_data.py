@@ -4,6 +4,8 @@
   i-j-k-i dihedrals lammps-interface writes around three-membered metal rings); they are removed
   from the data file, the counts renumbered.
 * :func:`setup_lines`: the force-field part of lammps-interface's input file.
+* :func:`contact_wall_lines`: a repulsive wall for unbonded pairs, 1-3 pairs included
+  (:func:`type_elements`: the element of each atom type).
 * :func:`box_lattice`: the row-vector lattice of a LAMMPS triclinic box.
 """
 
@@ -131,3 +133,105 @@ def setup_lines(inp: str, data_path: str) -> list[str]:
             line = f"read_data {data_path}"
         lines.append(line)
     return lines
+
+
+def _command(inp: str, name: str) -> list[str]:
+    """The arguments of the first ``name`` command of a LAMMPS input text."""
+    for line in inp.splitlines():
+        tok = line.split("#")[0].split()
+        if tok[:1] == [name]:
+            return tok[1:]
+    raise ValueError(f"the LAMMPS input has no {name} command")
+
+
+def uff_special(inp: str, repel_13: bool = False) -> str:
+    """The ``pair_modify`` command that gives the force field's sub-style (under
+    :func:`contact_wall_lines`) its own special-bond weights: those of ``inp``'s
+    ``special_bonds``, or with ``repel_13`` 1-3 pairs in full (the soft start).
+
+    LAMMPS wants a sub-style's weight to be 0 exactly where the global one is, and the global
+    1-3 weight is not 0 under the wall, so UFF's 1-3 weight of 0 becomes 1e-20: beyond 0.5 A no
+    pair of UFF atoms then has 1e-12 kcal/mol of 1-3 energy."""
+    w = _command(inp, "special_bonds")[1:4]
+    w13 = "1.0" if repel_13 else (w[1] if float(w[1]) != 0 else "1e-20")
+    return f"pair_modify pair lj/cut special lj {w[0]} {w13} {w[2]}"
+
+
+def type_elements(data: str) -> dict[int, str]:
+    """{atom type: element} of a lammps-interface data file, from the UFF type names its
+    ``Masses`` rows carry as comments (``6 140.9 # Pr8f4`` -> Pr)."""
+    from mof.relax.bond_lengths import uff_element
+
+    lines = data.splitlines()
+    body = section_body(lines, "Masses")
+    out = {}
+    for k in body or ():
+        row, _, name = lines[k].partition("#")
+        if row.split():
+            if not name.split():
+                raise ValueError(f"Masses row without a type name: {lines[k]!r}")
+            out[int(row.split()[0])] = uff_element(name.split()[0])
+    return out
+
+
+def contact_wall_lines(data: str, inp: str, scale: float, epsilon: float = 10.0) -> list[str]:
+    """LAMMPS commands (after ``read_data``) that add a purely repulsive wall between every two
+    atoms that are not bonded, 1-3 pairs included, on top of the force field's Lennard-Jones.
+
+    The wall between elements a and b is the 12-6 potential cut at its minimum, the reach
+    ``scale * (r_a + r_b)`` (covalent radii, :func:`mof.elements.covalent_radii`), and shifted
+    to zero there (WCA; LAMMPS ``lj/smooth/linear``, whose force and energy both vanish at the
+    cutoff), with depth ``epsilon`` (kcal/mol). UFF leaves 1-3 pairs (two atoms bonded to one
+    centre) without pair repulsion, and the cosine/periodic angle terms of octahedral and
+    square-planar centres have a minimum at 0 degrees too, so a strained structure can fold two
+    such atoms onto each other (O-M-O), or two metals bridged by one atom (M-O-M). MOFChecker
+    calls two atoms overlapping below the smaller covalent radius, at most half the sum. In a
+    real framework unbonded atoms are further apart than the sum (the bond perception's
+    criterion), so a ``scale`` of 0.75 leaves the force field's energy as it was.
+
+    The force field keeps its ``pair_style lj/cut``, coefficients (the data file's ``Pair
+    Coeffs``, each pair of types written out with the input's mixing rule: ``hybrid/overlay``
+    mixes only types that one sub-style alone covers), tail correction and special-bond weights
+    (:func:`uff_special`).
+    """
+    from mof.elements import atomic_numbers, covalent_radii
+
+    style = _command(inp, "pair_style")
+    if style[0] != "lj/cut":
+        raise ValueError(f"the contact wall needs pair_style lj/cut, not {style[0]}")
+    modify = _command(inp, "pair_modify")
+    mix = modify[modify.index("mix") + 1] if "mix" in modify else "geometric"
+    if mix not in ("arithmetic", "geometric"):
+        raise ValueError(
+            f"the contact wall knows the mixing rules arithmetic and geometric, not {mix}"
+        )
+    tail = modify[modify.index("tail") + 1] if "tail" in modify else "no"
+    w14 = _command(inp, "special_bonds")[3]
+    lines = data.splitlines()
+    body = section_body(lines, "Pair Coeffs")
+    if body is None:
+        raise ValueError("the data file has no Pair Coeffs")
+    own = [lines[k].split("#")[0].split() for k in body]
+    own = [(int(t[0]), float(t[1]), float(t[2])) for t in own if t]
+    elements = type_elements(data)
+    radius = dict(zip(elements, covalent_radii(atomic_numbers(list(elements.values())))))
+    reach = {(i, j): scale * (radius[i] + radius[j]) for i in elements for j in elements if i <= j}
+    out = [
+        f"pair_style hybrid/overlay lj/cut {style[1]} lj/smooth/linear {max(reach.values()):.6f}",
+        f"pair_modify tail {tail}",
+    ]
+    for a, (i, e_i, s_i) in enumerate(own):
+        for j, e_j, s_j in own[a:]:
+            sig = (s_i + s_j) / 2 if mix == "arithmetic" else np.sqrt(s_i * s_j)
+            out.append(f"pair_coeff {i} {j} lj/cut {np.sqrt(e_i * e_j):.10g} {sig:.10g}")
+    for (i, j), cut in sorted(reach.items()):
+        sig = cut / 2 ** (1 / 6)
+        out.append(f"pair_coeff {i} {j} lj/smooth/linear {epsilon} {sig:.10g} {cut:.10g}")
+    out += [
+        # a 1-3 weight of 0 would drop those pairs from the neighbour list: 0.5 keeps them, and
+        # each sub-style weighs them (the wall in full, the force field as before)
+        f"special_bonds lj/coul 0.0 0.5 {w14}",
+        uff_special(inp),
+        f"pair_modify pair lj/smooth/linear special lj 0.0 1.0 {'1.0' if float(w14) else '0.0'}",
+    ]
+    return out

@@ -502,16 +502,3 @@ def test_the_soft_start_repels_1_3_pairs_and_then_restores_uffs_exclusions(cif_d
     assert float(energies[0]) > uff + 100.0  # the 1-3 pairs' repulsion counts in the guard
     restored = re.search(r"special_bonds\s+lj/coul 0.0 0.0 1.0", log_text[guard:])
     assert restored and log_text.index("minimize", guard) < guard + restored.start()
-
-
-def test_atoms_collapsed_at_fixed_cell_skip_the_cell_rounds_and_fail_as_diverged(tmp_path):
-    """A generated structure (the default run's sample 61, with its assembly bonds) whose first
-    fixed-cell minimisation folds two atoms onto each other: the cell rounds are skipped (they
-    took 73 s on it and ended the same) and the row is ``diverged`` with the contact."""
-    from mof.relax import relax_structure
-
-    cif = Path(__file__).parents[1] / "data" / "relax" / "generated_collapsing.cif"
-    row = relax_structure("collapsing", cif, tmp_path / "out.cif", RelaxParams())
-    assert row["status"] == "failed" and row["reason"] == "diverged", row
-    assert "apart after relaxation" in row["error"] and row["min_distance"] < 0.5
-    assert row["cycles"] == 0

@@ -54,6 +54,8 @@ def _report_inputs(tmp_path, fixture_tables, cif_dir):
             "asa_m2_g": [3600.0, 2160.0],
             "void_fraction": [0.8, 0.72],
             "density": [0.59, 0.88],
+            "contact_ratio": [0.86, 0.55],
+            "ok_contacts": [True, False],
         }
     )
     for c in CHECK_COLUMNS:
@@ -78,6 +80,7 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
         "vnu": 1,
         "valid_strict": 1,
         "vnu_strict": 1,
+        "valid_contacts": 1,
     }
     text = (tmp_path / "rep" / "tables.md").read_text()
     assert "MOFDiff" in text and "StructureMatcher" in text and "| valid | 2 |" in text
@@ -96,6 +99,7 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
         "relaxation finished",
         "relaxed (strict)",
         "valid",
+        "valid, no close contacts",
         "valid + novel",
         "valid + novel + unique",
         "valid (strict)",
@@ -105,6 +109,9 @@ def test_build_report_writes_the_tables(tmp_path, fixture_tables, cif_dir):
     assert "MOFDiff" in f.loc["valid", "meaning"]
     assert f.loc["relaxation finished", "count"] == 2 and f.loc["relaxed (strict)", "count"] == 1
     assert f.loc["valid (strict)", "count"] == 1
+    assert f.loc["valid, no close contacts", "count"] == 1
+    checks = pd.read_csv(tmp_path / "rep" / "checks.csv").set_index("check")
+    assert checks.loc["close contacts (not part of valid)", "failed"] == 1
     relax = pd.read_csv(tmp_path / "rep" / "relax.csv")
     assert relax.loc[0, "outcome"] == "relaxed" and relax.loc[0, "count"] == 1
     assert relax.loc[1, "outcome"] == "topology_changed" and relax.loc[1, "count"] == 1

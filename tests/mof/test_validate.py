@@ -1,5 +1,6 @@
 """MOFChecker + zeo++ validation of real CoRE MOFs and of bad inputs."""
 
+import numpy as np
 import pytest
 
 from mof.validate import CHECK_COLUMNS, ValidateParams, validate_cifs
@@ -20,6 +21,32 @@ def test_real_mofs_pass_and_columns_are_filled(table):
         assert row[CHECK_COLUMNS].notna().all(), row["check_errors"]
         assert row["valid"], row["reason"]
         assert row["pld"] > 2.4 and row["density"] > 0.5
+
+
+def test_real_mofs_have_no_close_contacts(table):
+    for name in ("FIQCEN_clean", "OFERUN_clean", "ABAVIJ_clean"):
+        row = table.loc[name]
+        assert row["ok_contacts"] and 0.7 <= row["contact_ratio"] < 1.0, row["contact_pair"]
+    assert not table.loc["broken_truncated", "ok_contacts"]  # not measured: not passed
+
+
+def test_a_squeezed_pair_fails_the_contact_check_only(cif_dir):
+    """Two Cu of HKUST-1 moved 1.5 A apart: ``ok_contacts`` fails with the pair named; the
+    MOFChecker columns and ``valid`` are left to MOFChecker and zeo++."""
+    from mof.screen import screen_cif
+    from mof.validate import _contacts
+
+    cr, _, _ = screen_cif(cif_dir / "FIQCEN_clean.cif")
+    cu = [k for k, s in enumerate(cr.species) if s == "Cu"]
+    a = cu[0]
+    b = min(cu[1:], key=lambda k: np.linalg.norm((cr.frac[k] - cr.frac[a]) @ cr.lattice))
+    step = (cr.frac[b] - cr.frac[a]) @ cr.lattice
+    cr.frac[b] = cr.frac[a] + (1.5 * step / np.linalg.norm(step)) @ np.linalg.inv(cr.lattice)
+    row: dict = {}
+    _contacts(row, cr, ValidateParams())
+    assert not row["ok_contacts"] and row["contact_pair"] == "Cu-Cu 1.50 A"
+    assert row["contact_ratio"] == pytest.approx(1.5 / 2.64, abs=0.01)
+    assert set(row) == {"contact_ratio", "contact_pair", "ok_contacts"}
 
 
 def test_dense_mof_fails_only_on_pore_size(table):

@@ -27,7 +27,7 @@ One structure, start to finish:
    metal-non-metal bond type becomes the CoRE MOF median of its element pair
    (:mod:`mof.relax.bond_lengths`; UFF's radii make lanthanide-O bonds 0.2 A too short).
 3. **Minimisation** (same child, :mod:`mof.relax.engine`): with ``contact_wall`` (a fraction,
-   0.75), every two unbonded atoms, 1-3 pairs included, also feel a purely repulsive wall
+   0.85), every two unbonded atoms, 1-3 pairs included, also feel a purely repulsive wall
    reaching that fraction of the sum of their covalent radii
    (:func:`mof.relax.lammps_data.contact_wall_lines`): UFF excludes 1-3 pairs from its
    Lennard-Jones, so a strained assembly can fold two atoms bonded to one centre (O-M-O, M-O-M)

@@ -150,8 +150,8 @@ def uff_special(inp: str, repel_13: bool = False) -> str:
     ``special_bonds``, or with ``repel_13`` 1-3 pairs in full (the soft start).
 
     LAMMPS wants a sub-style's weight to be 0 exactly where the global one is, and the global
-    1-3 weight is not 0 under the wall, so UFF's 1-3 weight of 0 becomes 1e-20: beyond 0.5 A no
-    pair of UFF atoms then has 1e-12 kcal/mol of 1-3 energy."""
+    1-3 weight is not 0 under the wall, so UFF's 1-3 weight of 0 becomes 1e-20: beyond 1 A no
+    pair of UFF atoms then has 1e-11 kcal/mol of 1-3 energy."""
     w = _command(inp, "special_bonds")[1:4]
     w13 = "1.0" if repel_13 else (w[1] if float(w[1]) != 0 else "1e-20")
     return f"pair_modify pair lj/cut special lj {w[0]} {w13} {w[2]}"
@@ -187,7 +187,9 @@ def contact_wall_lines(data: str, inp: str, scale: float, epsilon: float = 10.0)
     such atoms onto each other (O-M-O), or two metals bridged by one atom (M-O-M). MOFChecker
     calls two atoms overlapping below the smaller covalent radius, at most half the sum. In a
     real framework unbonded atoms are further apart than the sum (the bond perception's
-    criterion), so a ``scale`` of 0.75 leaves the force field's energy as it was.
+    criterion), so a ``scale`` below 1 leaves the force field's energy there as it was.
+    The wall weighs 1-3 and 1-4 pairs in full (LAMMPS's ``lj/smooth/linear`` leaves fractional
+    special weights out of its energy, though not out of its forces).
 
     The force field keeps its ``pair_style lj/cut``, coefficients (the data file's ``Pair
     Coeffs``, each pair of types written out with the input's mixing rule: ``hybrid/overlay``

@@ -55,7 +55,7 @@ class RelaxParams:
     bond_slack: float = 0.15
     perceive_bonds: bool = True
     soft_start: bool = False
-    contact_wall: float = 0.0
+    contact_wall: float = 0.85
     metal_bond_lengths: bool = True
     planar_metals: bool = True
     max_volume_change: float = 0.5

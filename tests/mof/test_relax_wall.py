@@ -21,7 +21,7 @@ from mof.relax.lammps_data import (
     type_elements,
 )
 
-SCALE = 0.75
+SCALE = 0.85  # the default
 EPS = 3.0  # kcal/mol, the wall's depth in the brute-force comparison
 
 

@@ -467,7 +467,8 @@ def run(
         f"[report] {run_name}: sampled {res['sampled']} -> balanced {res['balanced']} -> "
         f"assembled {res['assembled']} (strict), {res['bonded']} with the bonded hand-off -> "
         f"relaxation finished {res['relaxation_finished']} ({res['relaxed']} strictly) -> "
-        f"valid {res['valid']} -> novel {res['novel']} -> unique {res['vnu']} "
+        f"valid {res['valid']} ({res['valid_contacts']} with no close contacts) -> "
+        f"novel {res['novel']} -> unique {res['vnu']} "
         f"(strict: valid {res['valid_strict']}, unique {res['vnu_strict']}); "
         f"tables in {out_dir}/tables.md"
     )

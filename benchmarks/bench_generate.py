@@ -165,6 +165,8 @@ def main() -> None:
         help="change a setting of config.yaml, e.g. sample.steps=200",
     )
     args = ap.parse_args()
+    if args.reuse and args.random_centres is not None:
+        ap.error("--random-centres acts before assembly: it cannot go with --reuse")
     res, out = Path(args.results), Path(args.out)
     model = Path(args.model) if args.model else res / "train" / "denoiser.pt"
     for need in (

@@ -23,6 +23,7 @@ from mof.relax.bond_lengths import override_rest_lengths
 from mof.relax.interface import TypingError, type_structure
 from mof.relax.lammps_data import (
     box_lattice,
+    command_args,
     contact_wall_lines,
     drop_repeated_atom_terms,
     setup_lines,
@@ -124,10 +125,7 @@ def _guarded_start(lmp, inp: str, p: RelaxParams) -> None:
         lmp.command(_minimize(p, p.max_iterations))
         lmp.command(uff_special(inp))
         return
-    own = next(
-        (ln for ln in inp.splitlines() if ln.split()[:1] == ["special_bonds"]),
-        "special_bonds lj/coul 0.0 0.0 1.0",
-    )
+    own = "special_bonds " + " ".join(command_args(inp, "special_bonds"))
     lmp.command("special_bonds lj/coul 0.0 1.0 1.0")
     lmp.command(_minimize(p, p.max_iterations))
     lmp.command(own)

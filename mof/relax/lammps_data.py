@@ -135,7 +135,7 @@ def setup_lines(inp: str, data_path: str) -> list[str]:
     return lines
 
 
-def _command(inp: str, name: str) -> list[str]:
+def command_args(inp: str, name: str) -> list[str]:
     """The arguments of the first ``name`` command of a LAMMPS input text."""
     for line in inp.splitlines():
         tok = line.split("#")[0].split()
@@ -152,7 +152,7 @@ def uff_special(inp: str, repel_13: bool = False) -> str:
     LAMMPS wants a sub-style's weight to be 0 exactly where the global one is, and the global
     1-3 weight is not 0 under the wall, so UFF's 1-3 weight of 0 becomes 1e-20: beyond 1 A no
     pair of UFF atoms then has 1e-11 kcal/mol of 1-3 energy."""
-    w = _command(inp, "special_bonds")[1:4]
+    w = command_args(inp, "special_bonds")[1:4]
     w13 = "1.0" if repel_13 else (w[1] if float(w[1]) != 0 else "1e-20")
     return f"pair_modify pair lj/cut special lj {w[0]} {w13} {w[2]}"
 
@@ -198,17 +198,17 @@ def contact_wall_lines(data: str, inp: str, scale: float, epsilon: float = 10.0)
     """
     from mof.elements import atomic_numbers, covalent_radii
 
-    style = _command(inp, "pair_style")
+    style = command_args(inp, "pair_style")
     if style[0] != "lj/cut":
         raise ValueError(f"the contact wall needs pair_style lj/cut, not {style[0]}")
-    modify = _command(inp, "pair_modify")
+    modify = command_args(inp, "pair_modify")
     mix = modify[modify.index("mix") + 1] if "mix" in modify else "geometric"
     if mix not in ("arithmetic", "geometric"):
         raise ValueError(
             f"the contact wall knows the mixing rules arithmetic and geometric, not {mix}"
         )
     tail = modify[modify.index("tail") + 1] if "tail" in modify else "no"
-    w14 = _command(inp, "special_bonds")[3]
+    w14 = command_args(inp, "special_bonds")[3]
     lines = data.splitlines()
     body = section_body(lines, "Pair Coeffs")
     if body is None:

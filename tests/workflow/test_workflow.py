@@ -160,24 +160,37 @@ def test_bad_config_stops_with_a_message_naming_it(tmp_path, edit, needle):
     assert needle in res.stdout + res.stderr
 
 
-def test_paper_config_overrides_only_what_changes_and_passes_the_schema(tmp_path):
-    """config.paper.yaml (the README's paper-scale command) names only keys of config.yaml, each
-    with a value other than the default, and the merged config passes the schema and the DAG
-    builds with it (dry run)."""
+@pytest.mark.parametrize("name", ["config.paper.yaml", "config.cpu-long.yaml"])
+def test_override_config_changes_only_what_it_names_and_its_command_runs(tmp_path, name):
+    """An override file (paper scale, the longer CPU run) names only keys of config.yaml, each
+    with a value other than the default; the merged config passes the schema; and the command in
+    the file's header, as written there (profile swapped for --cores, -n added at the end), builds
+    the DAG. ``--configfile`` takes every name after it, so a target written after it would be
+    read as a config file."""
+    import shlex
+
     from snakemake.utils import update_config, validate
 
     base = yaml.safe_load((REPO / "config.yaml").read_text())
-    paper = yaml.safe_load((REPO / "config.paper.yaml").read_text())
+    text = (REPO / name).read_text()
+    over = yaml.safe_load(text)
     merged = yaml.safe_load((REPO / "config.yaml").read_text())
-    update_config(merged, paper)
-    for section, values in paper.items():
+    update_config(merged, over)
+    for section, values in over.items():
         for key, value in values.items():
             assert key in base[section], f"{section}.{key} is not a key of config.yaml"
             assert base[section][key] != value, f"{section}.{key} repeats the default"
             assert merged[section][key] == value
     validate(merged, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
-    res = run_snakemake(
-        tmp_path, "--configfile", str(REPO / "config.paper.yaml"), "--cores", "2", "-n", "all"
+    command = next(
+        line.lstrip("#").strip()
+        for line in text.splitlines()
+        if line.lstrip("#").strip().startswith(".venv/bin/snakemake")
     )
+    args = shlex.split(command)[1:]
+    k = args.index("--profile")
+    args[k : k + 2] = ["--cores", "2"]
+    args = [str(REPO / a) if a == name else a for a in args]
+    res = run_snakemake(tmp_path, *args, "-n")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "train_diffusion" in res.stdout + res.stderr

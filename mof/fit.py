@@ -42,7 +42,7 @@ class FitParams:
     rounds: int = 4
     robust_start: float = 0.5
     steps: int = 30
-    bond_weight: float = 2.0
+    bond_weight: float = 1.0
     element_penalty: float = 4.0
     clash_distance: float = 1.6
     clash_weight: float = 1.0

@@ -266,10 +266,10 @@ def type_and_minimise(
     """The child process's work: type ``cif``, minimise it in ``workdir``; a JSON-able result.
 
     ``params`` is :class:`RelaxParams` as a dict; ``framework_only``: every atom is framework
-    (the CIF lists its bonds), so an isolated molecule fails typing; ``replication``: the
-    supercell to simulate (None: lammps-interface's, twice the cutoff). A typing or LAMMPS failure
-    is a result with ``reason`` and ``error``; the parent reads ``workdir/stage`` when the
-    process dies instead.
+    (the CIF lists its bonds), so no bonded component is split off as a molecule;
+    ``replication``: the supercell to simulate (None: lammps-interface's, twice the cutoff). A
+    typing or LAMMPS failure is a result with ``reason`` and ``error``; the parent reads
+    ``workdir/stage`` when the process dies instead.
     """
     p = RelaxParams(**params)
     folder = Path(workdir)

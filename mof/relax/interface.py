@@ -1,10 +1,11 @@
 """The adapter around lammps-interface (UFF4MOF / UFF atom typing, LAMMPS data and input texts).
 
 Its known failure modes are handled here: its interactive questions (replicate an isolated
-molecule? yes for solvent in a CIF without bonds, so the supercell stays a supercell; in a CIF
-that lists its bonds every atom is framework and the question fails typing) are answered
-without a terminal, the
-recursion limit is raised for its recursive chain search, its printing goes to a log file, and a
+molecule? yes for solvent in a CIF without bonds, so the supercell stays a supercell) are
+answered without a terminal; in a CIF that lists its bonds every atom is framework, so nothing is
+split off as a molecule (lammps-interface would cut off every bonded component of fewer than 25
+atoms or at most half the cell: a tiny cell's whole framework, one of two interpenetrated nets);
+the recursion limit is raised for its recursive chain search, its printing goes to a log file, and a
 structure UFF4MOF cannot type (e.g. ``KeyError 'S_3'``) is typed with plain UFF, and its test
 for square-planar 4-coordinate metals is replaced (:mod:`mof.relax.metal_geometry`).
 """
@@ -23,10 +24,6 @@ class TypingError(RuntimeError):
     """Neither the requested force field nor plain UFF could type the structure."""
 
 
-class IsolatedMolecule(Exception):
-    """lammps-interface split atoms off as a molecule where every atom is framework."""
-
-
 def _type_with_lammps_interface(
     cif: str,
     force_field: str,
@@ -43,8 +40,6 @@ def _type_with_lammps_interface(
     prompts: list[str] = []
 
     def answer(prompt: str = "") -> str:  # its questions, answered without a terminal
-        if not molecules and "replicate" in prompt.lower():
-            raise IsolatedMolecule(prompt.strip().split(" in the supercell")[0])
         reply = "y" if "replicate" in prompt.lower() else "n"
         prompts.append(f"{prompt.strip()} {reply}")
         return reply
@@ -54,14 +49,16 @@ def _type_with_lammps_interface(
     sys.setrecursionlimit(max(saved_limit, 50_000))  # its recursive chain search
     try:
         with planar_metal_typing() if planar_metals else nullcontext():
-            return _lammps_interface_texts(cif, force_field, cutoff, log, prompts, replication)
+            return _lammps_interface_texts(
+                cif, force_field, cutoff, log, prompts, replication, molecules
+            )
     finally:
         builtins.input = saved_input
         sys.setrecursionlimit(saved_limit)
 
 
 def _lammps_interface_texts(
-    cif: str, force_field: str, cutoff: float, log, prompts, replication=None
+    cif: str, force_field: str, cutoff: float, log, prompts, replication=None, molecules=True
 ) -> dict:
     from contextlib import redirect_stderr, redirect_stdout
 
@@ -82,7 +79,8 @@ def _lammps_interface_texts(
         cell, graph = from_CIF(options.cif_file)
         sim.set_cell(cell)
         sim.set_graph(graph)
-        sim.split_graph()
+        if molecules:  # solvent and counter-ions become molecules of their own
+            sim.split_graph()
         sim.assign_force_fields()
         sim.compute_simulation_size()
         sim.merge_graphs()
@@ -118,9 +116,9 @@ def type_structure(
     """Type one CIF with ``force_field`` (UFF4MOF), falling back to plain UFF.
 
     ``molecules``: whether the CIF may hold molecules (solvent) besides the framework. When it
-    may not (a CIF that lists its bonds: every atom is framework), lammps-interface's question
-    whether to replicate an isolated molecule means it cut framework atoms off as a molecule;
-    no answer would be right (yes types them as a molecule, no drops them), so typing fails.
+    may not (a CIF that lists its bonds: every atom is framework), no bonded component is split
+    off, whatever its size: the whole bond graph is replicated as one framework (a finite
+    cluster among them is the validation's lone molecule, not a typing failure).
     ``replication``: the supercell (:func:`mof.relax.supercell.replication`); None lets
     lammps-interface replicate until the cell holds twice the cutoff.
     ``planar_metals``: 4-coordinate metals typed square planar or tetrahedral by their tau4 index
@@ -143,10 +141,6 @@ def type_structure(
             out["force_field"] = ff
             out["fallback"] = "; ".join(tried)
             return out
-        except IsolatedMolecule as e:
-            raise TypingError(
-                f"lammps-interface split framework atoms off as an isolated molecule ({e})"
-            ) from None
         except (Exception, SystemExit) as e:  # noqa: BLE001 - every typing failure is reported
             tried.append(f"{ff}: {type(e).__name__}: {str(e)[:200]}")
     raise TypingError("; ".join(tried))

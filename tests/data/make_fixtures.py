@@ -6,7 +6,9 @@
 
 Also writes tests/data/properties.csv: the CoRE MOF 2019-ASR CSV rows of the real fixtures, and
 tests/data/relax/DIBXOD_clean.cif, the CoRE MOF 2019-ASR entry as shipped (a Zn MOF whose
-three-membered metal rings make lammps-interface write i-j-k-i dihedrals; tests/mof/test_relax.py).
+three-membered metal rings make lammps-interface write i-j-k-i dihedrals; tests/mof/test_relax.py),
+and tests/data/relax/FIGXAU_clean.cif (erbium formate: a whole framework of 13 atoms, fewer than
+the 25 that lammps-interface takes for a molecule).
 Run: .venv/bin/python tests/data/make_fixtures.py
 """
 
@@ -62,7 +64,7 @@ def main() -> None:
     )
 
     (HERE / "relax").mkdir(exist_ok=True)
-    for cid, text in iter_core_mof_cifs("2019-ASR", {"DIBXOD_clean"}):
+    for cid, text in iter_core_mof_cifs("2019-ASR", {"DIBXOD_clean", "FIGXAU_clean"}):
         (HERE / "relax" / f"{cid}.cif").write_text(text)
 
     props = core_mof_properties("2019-ASR")

@@ -22,7 +22,7 @@ from mof.relax import (
     relax_cifs,
     replication,
 )
-from mof.relax.interface import TypingError, type_structure
+from mof.relax.interface import type_structure
 
 DATA = """LAMMPS data file
 
@@ -201,10 +201,44 @@ def test_typing_falls_back_to_uff_and_answers_prompts_without_a_terminal(cif_dir
     assert any("replicate" in p and p.endswith(" y") for p in sol["prompts"])
     assert sol["reps"] == [2, 2, 2] and "Atoms" in sol["data"] and "read_data" in sol["input"]
     assert (builtins.input, sys.getrecursionlimit()) == saved
-    # where every atom is framework (a CIF listing its bonds), the question fails typing
-    with open(tmp_path / "typing.log", "w") as log, pytest.raises(TypingError, match="molecule"):
-        type_structure(str(cif_dir / "solvent_hkust1.cif"), "UFF4MOF", 12.5, log, False)
+    # where every atom is framework (a CIF listing its bonds), nothing is split off: no question,
+    # and the water is replicated with the framework
+    with open(tmp_path / "typing.log", "w") as log:
+        whole = type_structure(str(cif_dir / "solvent_hkust1.cif"), "UFF4MOF", 12.5, log, False)
+    assert whole["prompts"] == [] and whole["reps"] == sol["reps"]
+    assert _n_atoms(whole) == _n_atoms(sol)
     assert (builtins.input, sys.getrecursionlimit()) == saved
+
+
+def _n_atoms(typed: dict) -> int:
+    """Atoms in a LAMMPS data text (the whole simulated supercell)."""
+    return int(
+        next(ln for ln in typed["data"].splitlines() if ln.strip().endswith(" atoms")).split()[0]
+    )
+
+
+def test_a_framework_of_fewer_than_25_atoms_with_its_bonds_is_typed_and_relaxed(tmp_path):
+    """lammps-interface takes every bonded component of fewer than 25 atoms for a molecule, so a
+    tiny cell's whole framework (erbium formate, 13 atoms, replicated 2x2x2) was split off and
+    its replication asked about. With the CIF's bonds every atom is framework: it is typed and
+    relaxed as one framework, and the supercell holds all its images."""
+    from mof.bonds import find_bonds
+    from mof.elements import atomic_numbers
+    from mof.relax import relax_structure
+
+    cr = read_cif(RELAX_DATA / "FIGXAU_clean.cif")
+    assert cr.n_atoms < 25 and replication(cr.lattice, 10.0) == (2, 2, 2)
+    bonds, _ = find_bonds(atomic_numbers(cr.species), cr.frac, cr.lattice)
+    write_cif(tmp_path / "bonded.cif", cr, np.stack([bonds.i, bonds.j], 1))
+    with open(tmp_path / "typing.log", "w") as log:
+        # lammps-interface's own rule on the same CIF without bonds: the framework is a molecule
+        plain = type_structure(str(RELAX_DATA / "FIGXAU_clean.cif"), "UFF4MOF", 12.5, log, True)
+    assert any("replicate" in q for q in plain["prompts"])
+    row = relax_structure("figxau", tmp_path / "bonded.cif", tmp_path / "out.cif", RelaxParams())
+    assert row["reason"] != "typing_failed", row["error"]
+    assert row["status"] in ("relaxed", "not_converged", "topology_changed"), row
+    assert row["supercell"] == "2x2x2" and row["n_atoms_simulated"] == 8 * cr.n_atoms
+    assert read_cif(tmp_path / "out.cif").n_atoms == cr.n_atoms
 
 
 @pytest.fixture(scope="module")

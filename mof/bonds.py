@@ -152,3 +152,43 @@ def find_bonds(
         accepted.setdefault(c, []).append(-u)
     bonds = Bonds(i[keep], j[keep], sh[keep].astype(np.int64), d[keep])
     return bonds, anomalies
+
+
+def periodic_atoms(n_atoms: int, i: np.ndarray, j: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Which atoms belong to a bonded component that reaches its own periodic image (a 1-, 2- or
+    3-periodic net: framework, chain or layer) rather than a finite molecule.
+
+    Args:
+        n_atoms: N.
+        i, j: (B,) bonded atoms: atom ``i`` to the image of atom ``j`` at ``shift``.
+        shift: (B, 3) integer lattice shifts.
+    Returns:
+        (N,) bool. Each component is walked once, giving every atom the cell it is reached in; a
+        bond that reaches an atom in another cell than the walk gave it closes a loop through
+        the lattice.
+    """
+    shift = np.asarray(shift, dtype=np.int64).reshape(-1, 3)
+    adjacent: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(n_atoms)]
+    for a, b, s in zip(np.asarray(i, dtype=int), np.asarray(j, dtype=int), shift):
+        adjacent[a].append((b, s))
+        adjacent[b].append((a, -s))
+    cell = np.zeros((n_atoms, 3), dtype=np.int64)
+    seen = np.zeros(n_atoms, dtype=bool)
+    out = np.zeros(n_atoms, dtype=bool)
+    for root in range(n_atoms):
+        if seen[root]:
+            continue
+        seen[root] = True
+        members, stack, periodic = [root], [root], False
+        while stack:
+            a = stack.pop()
+            for b, s in adjacent[a]:
+                if not seen[b]:
+                    seen[b] = True
+                    cell[b] = cell[a] + s
+                    members.append(b)
+                    stack.append(b)
+                elif np.any(cell[b] != cell[a] + s):
+                    periodic = True
+        out[members] = periodic
+    return out

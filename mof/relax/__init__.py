@@ -13,15 +13,15 @@ One structure, start to finish:
    perceives bonds, angles, dihedrals and inversions, and replicates the cell only until every
    perpendicular width is ``min_cell_width`` (10 A; :func:`mof.relax.supercell.replication`),
    so that no bonded term reaches an atom's own image: LAMMPS reaches the non-bonded cutoff
-   (12.5 A) through ghost images, and most MOFs are simulated as their unit cell. Its known
-   failure modes are handled by the adapter: its interactive questions (replicate an isolated
-   molecule? yes, so the supercell stays a supercell) are answered without a terminal; in a CIF
-   that lists its bonds every atom is framework, so no bonded component is split off as a
-   molecule (a tiny cell's whole framework has fewer than the 25 atoms lammps-interface takes
-   for a molecule); the recursion limit is raised for long chains, 4-coordinate metals are
-   typed square planar or tetrahedral by their tau4 index with ``planar_metals``
-   (:mod:`mof.relax.metal_geometry`; its own coplanarity test types square-planar Cu
-   tetrahedral), and bonded terms that name one atom twice (the i-j-k-i dihedrals it writes for
+   (12.5 A) through ghost images, and most MOFs are simulated as their unit cell. Its known failure
+   modes are handled by the adapter: its interactive questions (replicate an isolated molecule? yes,
+   so the supercell stays a supercell) are answered without a terminal; only a finite bonded
+   component is split off as a molecule (lammps-interface's own rule also takes a tiny cell's whole
+   framework, of fewer than 25 atoms, and tears it apart), and in a CIF that lists its bonds every
+   atom is framework, so nothing is split off; the recursion limit is raised for long chains,
+   4-coordinate metals are typed square planar or tetrahedral by their tau4 index with
+   ``planar_metals`` (:mod:`mof.relax.metal_geometry`; its own coplanarity test types square-planar
+   Cu tetrahedral), and bonded terms that name one atom twice (the i-j-k-i dihedrals it writes for
    three-membered metal rings, which LAMMPS rejects) are dropped from the data file
    (:mod:`mof.relax.lammps_data`); with ``metal_bond_lengths`` the rest length of every
    metal-non-metal bond type becomes the CoRE MOF median of its element pair

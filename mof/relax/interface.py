@@ -1,20 +1,25 @@
 """The adapter around lammps-interface (UFF4MOF / UFF atom typing, LAMMPS data and input texts).
 
-Its known failure modes are handled here: its interactive questions (replicate an isolated
-molecule? yes for solvent in a CIF without bonds, so the supercell stays a supercell) are
-answered without a terminal; in a CIF that lists its bonds every atom is framework, so nothing is
-split off as a molecule (lammps-interface would cut off every bonded component of fewer than 25
-atoms or at most half the cell: a tiny cell's whole framework, one of two interpenetrated nets);
-the recursion limit is raised for its recursive chain search, its printing goes to a log file, and a
-structure UFF4MOF cannot type (e.g. ``KeyError 'S_3'``) is typed with plain UFF, and its test
-for square-planar 4-coordinate metals is replaced (:mod:`mof.relax.metal_geometry`).
+Its known failure modes are handled here: its interactive questions (replicate an isolated molecule?
+yes for solvent in a CIF without bonds, so the supercell stays a supercell) are answered without a
+terminal; only a finite bonded component is split off as a molecule (:func:`finite_molecules_only`),
+and in a CIF that lists its bonds every atom is framework, so nothing is split off; the recursion
+limit is raised for its recursive chain search, its printing goes to a log file, and a structure
+UFF4MOF cannot type (e.g. ``KeyError 'S_3'``) is typed with plain UFF, and its test for
+square-planar 4-coordinate metals is replaced (:mod:`mof.relax.metal_geometry`).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
+import numpy as np
+
+from mof.bonds import periodic_atoms
+from mof.periodic import minimum_image
 from mof.relax.metal_geometry import planar_metal_typing
 
 __all__ = ["TypingError", "type_structure"]
@@ -22,6 +27,43 @@ __all__ = ["TypingError", "type_structure"]
 
 class TypingError(RuntimeError):
     """Neither the requested force field nor plain UFF could type the structure."""
+
+
+@contextmanager
+def finite_molecules_only() -> Iterator[None]:
+    """While active, lammps-interface splits off as a molecule only a bonded component that is
+    finite. Its own rule takes every component of fewer than 25 atoms, or of at most half the
+    cell's atoms and at most 100, for a molecule, and unwraps and replicates it as one; a periodic
+    component among them (a tiny cell's whole framework, one of two interpenetrated nets) is
+    torn apart that way. Its bonds' images are the nearest ones (:func:`mof.periodic.
+    minimum_image`, as lammps-interface's perception finds them)."""
+    import networkx as nx
+    from lammps_interface.lammps_main import LammpsSimulation
+
+    saved = LammpsSimulation.compute_molecules
+
+    def compute_molecules(self, size_cutoff=0.5):
+        graph = self.graph
+        nodes = list(graph.nodes())
+        index = {n: k for k, n in enumerate(nodes)}
+        lattice = np.asarray(self.cell.cell, dtype=float)
+        cart = np.array([graph.nodes[n]["cartesian_coordinates"] for n in nodes], dtype=float)
+        frac = cart.reshape(-1, 3) @ np.linalg.inv(lattice)
+        ij = np.array([(index[a], index[b]) for a, b in graph.edges()], dtype=int).reshape(-1, 2)
+        d = frac[ij[:, 1]] - frac[ij[:, 0]]
+        shift = np.rint(minimum_image(d, lattice)[0] - d) if len(d) else np.zeros((0, 3))
+        periodic = periodic_atoms(len(nodes), ij[:, 0], ij[:, 1], shift)
+        for comp in nx.connected_components(graph):
+            n = len(comp)
+            small = (n <= graph.original_size * size_cutoff or n < 25) and n <= 100
+            if small and not periodic[index[next(iter(comp))]]:
+                self.molecules.append(comp)
+
+    LammpsSimulation.compute_molecules = compute_molecules
+    try:
+        yield
+    finally:
+        LammpsSimulation.compute_molecules = saved
 
 
 def _type_with_lammps_interface(
@@ -48,7 +90,7 @@ def _type_with_lammps_interface(
     builtins.input = answer
     sys.setrecursionlimit(max(saved_limit, 50_000))  # its recursive chain search
     try:
-        with planar_metal_typing() if planar_metals else nullcontext():
+        with planar_metal_typing() if planar_metals else nullcontext(), finite_molecules_only():
             return _lammps_interface_texts(
                 cif, force_field, cutoff, log, prompts, replication, molecules
             )

@@ -77,8 +77,7 @@ bad_cif              the CIF cannot be read (truncated, unknown element, inconsi
 multiple_data_blocks, too_many_atoms, disorder: see :mod:`mof.screen`
 overlapping_atoms    two atoms closer than ``min_distance`` before relaxation
 typing_failed        lammps-interface could not type the structure with UFF4MOF nor UFF
-                     (or its process died while typing), or it split atoms off as an isolated
-                     molecule in a CIF that lists its bonds (every atom framework)
+                     (or its process died while typing)
 lammps_error         LAMMPS stopped with an error (its message is kept)
 engine_error         the CHGNet engine raised or its process died (its message is kept)
 timeout              the structure took longer than ``timeout`` seconds

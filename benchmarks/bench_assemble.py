@@ -108,7 +108,7 @@ def _relax_and_validate(
 ) -> dict:
     """Relax and validate ``structures`` (``(Crystal or None, bonds or None)``; no crystal:
     nothing was built, a failure): counts of ``relaxed`` (strict), ``finished`` (a relaxed
-    CIF: relaxed, not_converged or topology_changed),
+    CIF: relaxed, not_converged, topology_changed or symmetry_broken),
     ``valid`` (strict: valid among the relaxed) and ``valid_any`` (MOFDiff's definition: valid
     among every relaxed CIF), the relaxation failures by reason and the failed validation checks
     (each check once per structure that fails it). ``keep``: a folder that receives the input

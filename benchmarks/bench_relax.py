@@ -101,14 +101,13 @@ def main() -> None:
     )
     print(f"relaxed: {len(ok)}/{n} = {100 * len(ok) / n:.0f}%")
     for k, v in Counter(r for r in relaxed["reason"] if r).most_common():
-        print(f"  {'' if k in ('not_converged', 'topology_changed') else 'failed '}{k:20s} {v}")
+        print(f"  {'' if k in RELAXED_OUTCOMES else 'failed '}{k:20s} {v}")
     if len(ran):
-        conv = int((ran["status"] == "relaxed").sum() + (ran["status"] == "topology_changed").sum())
-        nconv = len(ran) - int((ran["status"] == "not_converged").sum())
+        conv = int(ran["status"].isin(["relaxed", "topology_changed"]).sum())
         f, pr = ran["max_force"].astype(float), ran["pressure"].astype(float).abs()
         print(
-            f"converged: {nconv}/{len(ran)} = {100 * nconv / len(ran):.0f}% "
-            f"of those with a relaxed CIF ({conv} relaxed or topology_changed); final max force "
+            f"converged: {conv}/{len(ran)} = {100 * conv / len(ran):.0f}% "
+            f"of those with a relaxed CIF (relaxed or topology_changed); final max force "
             f"median {f.median():.3f}, p90 {np.percentile(f, 90):.3f} kcal/mol/A; |pressure| "
             f"median {pr.median():.0f}, p90 {np.percentile(pr, 90):.0f} atm"
         )

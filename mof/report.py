@@ -127,9 +127,9 @@ def geometry_text(g: dict) -> str:
 
 
 def relaxation_summary(relaxed: pd.DataFrame) -> pd.DataFrame:
-    """One row per relaxation outcome (relaxed, not_converged, topology_changed, then each failure
-    reason): count, median seconds, and for relaxed structures the median energy drop and volume
-    change."""
+    """One row per relaxation outcome (relaxed, not_converged, symmetry_broken, topology_changed,
+    then each failure reason): count, median seconds, and for relaxed structures the median energy
+    drop and volume change."""
     rows = []
     if len(relaxed):
         ok = relaxed[relaxed["status"] == "relaxed"]
@@ -143,8 +143,8 @@ def relaxation_summary(relaxed: pd.DataFrame) -> pd.DataFrame:
                 f"{100 * ok['volume_change'].astype(float).median():+.1f}%" if len(ok) else "",
             )
         )
-        # not_converged and topology_changed (a relaxed CIF, validated too), then the
-        # failures by reason
+        # not_converged, symmetry_broken and topology_changed (a relaxed CIF, validated too),
+        # then the failures by reason
         others = relaxed[relaxed["status"] != "relaxed"]
         label = others["status"].where(others["status"] != "failed", "failed: " + others["reason"])
         groups = dict(list(others.groupby(label)))
@@ -266,7 +266,8 @@ def build_report(
                 "relaxation finished",
                 str(n_with_cif),
                 pct(n_with_cif),
-                "a relaxed CIF: relaxed, not_converged or topology_changed (validated)",
+                "a relaxed CIF: relaxed, not_converged, topology_changed or symmetry_broken "
+                "(validated)",
             ),
             (
                 "relaxed (strict)",

@@ -228,7 +228,7 @@ def validate_cifs(
 #: relaxation outcomes that come with a relaxed CIF, all validated: MOFDiff judges every
 #: structure its relaxation returns; the report also counts those whose relaxation converged and
 #: kept the bond graph (``relaxed``)
-RELAXED_OUTCOMES = ("relaxed", "not_converged", "topology_changed")
+RELAXED_OUTCOMES = ("relaxed", "not_converged", "topology_changed", "symmetry_broken")
 
 
 def run(

@@ -64,11 +64,15 @@ isolates LAMMPS crashes; every outcome is a row (:data:`COLUMNS`, with the final
   ``bond_slack`` margin); the count is in ``bonds_changed``, the pairs in ``error``;
 * ``not_converged``: the bond graph was kept but the final max force or pressure is out of
   bounds (the figures and the stop reason in ``error``);
+* ``symmetry_broken``: the replicas of an atom in the relaxed supercell lie more than
+  ``max_replica_spread`` (0.5 A) from their average, so the supercell relaxed into something
+  that is not a copy of one relaxed cell; the relaxed supercell is the structure (as MOFDiff,
+  which validates the supercell it relaxes), its bonds are not compared;
 * ``failed``, with a ``reason`` code and a message in ``error``.
 
-``topology_changed`` and ``not_converged`` rows have their status as ``reason`` too and their
-relaxed CIF is written (validated too: MOFDiff judges whatever relaxation returns); failed rows
-have none:
+``topology_changed``, ``symmetry_broken`` and ``not_converged`` rows have their status as ``reason``
+too and their relaxed CIF is written (validated too: MOFDiff judges whatever relaxation returns);
+failed rows have none:
 
 ===================  ==========================================================================
 reason               meaning
@@ -83,9 +87,6 @@ engine_error         the CHGNet engine raised or its process died (its message i
 timeout              the structure took longer than ``timeout`` seconds
 diverged             non-finite energy, energy above the start, or atoms collapsed together
 cell_change          the cell volume changed by more than ``max_volume_change`` (fraction)
-symmetry_broken      the replicas of an atom in the relaxed supercell lie more than
-                     ``max_replica_spread`` (0.5 A) from their average: the supercell relaxed
-                     into something that is not a relaxed copy of one cell
 mapping_failed       the supercell could not be mapped back onto the unit cell
 error                an unexpected error in this process (its message is kept)
 ===================  ==========================================================================

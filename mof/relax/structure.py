@@ -17,11 +17,11 @@ from mof import resume
 from mof.child import Crashed, Done, Failed, TimedOut, run_in_child
 from mof.crystal import Crystal
 from mof.io import write_cif
-from mof.periodic import cell_volume, lattice_parameters, minimum_image
+from mof.periodic import cell_volume, lattice_parameters, minimum_image, wrap
 from mof.relax.lammps_data import box_lattice
 from mof.relax.ml import EV_TO_KCAL_MOL
 from mof.relax.params import COLUMNS, RelaxParams
-from mof.relax.supercell import fold_supercell, replication
+from mof.relax.supercell import fold_supercell, replication, supercell_owner
 from mof.relax.topology import bond_changes, bond_pairs
 from mof.screen import closest_contact, screen_cif
 
@@ -170,12 +170,7 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
         return _failed(row, "diverged", "the energy went up")
     # replicas that disagree make the averaged cell meaningless: checked before its contacts
     if spread > p.max_replica_spread:
-        return _failed(
-            row,
-            "symmetry_broken",
-            f"replicas of one atom up to {spread:.2f} A from their average "
-            f"(bound {p.max_replica_spread} A)",
-        )
+        return _broken_symmetry(row, res, crystal, out_cif, p, spread)
     contact = closest_contact(frac, lattice)
     row["min_distance"] = contact
     if contact < p.min_distance:
@@ -209,6 +204,41 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
             f"{len(broken)} bonds broken, {len(formed)} formed by the relaxation (atoms {sample})",
         )
     return _check_converged(row, p)
+
+
+def _broken_symmetry(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams, spread):
+    """A supercell whose replicas relaxed apart: not a copy of one relaxed cell, but a relaxed
+    structure of its own (MOFDiff validates the relaxed supercell as it is). It is written whole
+    (``symmetry_broken``, validated like ``topology_changed``; its bonds are not compared) unless
+    its atoms collapsed together or its volume changed past the bound."""
+    reps = tuple(res["reps"])
+    start, end = res["start"], res["end"]
+    owner = supercell_owner(crystal.frac, crystal.lattice, np.asarray(start["frac"]), reps)
+    lattice = np.asarray(end["lattice"]) if "lattice" in end else box_lattice(end["box"])
+    frac = wrap(np.asarray(end["frac"]))
+    contact = closest_contact(frac, lattice)
+    row["min_distance"] = contact
+    if contact < p.min_distance:
+        return _failed(row, "diverged", f"atoms {contact:.3f} A apart after relaxation")
+    row["volume_change"] = cell_volume(lattice) / (cell_volume(crystal.lattice) * np.prod(reps)) - 1
+    if abs(row["volume_change"]) > p.max_volume_change:
+        return _failed(
+            row,
+            "cell_change",
+            f"volume changed by {100 * row['volume_change']:+.1f}% "
+            f"(bound {100 * p.max_volume_change:.0f}%)",
+        )
+    if out_cif is not None:
+        species = [crystal.species[k] for k in owner]
+        write_cif(out_cif, Crystal(crystal.id, lattice, species, frac))
+        row["cif"] = Path(out_cif).name
+    shape = "x".join(str(r) for r in reps)
+    return _outcome(
+        row,
+        "symmetry_broken",
+        f"replicas of one atom up to {spread:.2f} A from their average (bound "
+        f"{p.max_replica_spread} A): the relaxed {shape} supercell is the structure",
+    )
 
 
 def _outcome(row: dict, status: str, detail: str) -> dict:

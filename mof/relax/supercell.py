@@ -54,6 +54,30 @@ def fold_supercell(
         ValueError: when the supercell is not ``prod(reps)`` images of the unit cell.
     """
     reps_a = np.asarray(reps, dtype=float)
+    n = len(frac_unit)
+    owner = supercell_owner(frac_unit, lattice_unit, frac_super_initial, reps, tol)
+    g1 = frac_super_final * reps_a
+    order = np.argsort(owner, kind="stable")
+    groups = g1[order].reshape(n, -1, 3)  # (N, R, 3) in unit-cell fractional units
+    ref = groups[:, :1, :]
+    aligned = groups - np.round(groups - ref)
+    mean = aligned.mean(axis=1)
+    lattice = lattice_super_final / reps_a[:, None]
+    spread = float(np.linalg.norm((aligned - mean[:, None, :]) @ lattice, axis=-1).max())
+    return lattice, wrap(mean), spread
+
+
+def supercell_owner(
+    frac_unit: np.ndarray,
+    lattice_unit: np.ndarray,
+    frac_super_initial: np.ndarray,
+    reps: tuple[int, int, int],
+    tol: float = 0.2,
+) -> np.ndarray:
+    """(M,) the unit-cell atom (index into ``frac_unit`` (N, 3)) that each atom of the supercell
+    (``frac_super_initial`` (M, 3), before relaxation) replicates; raises ValueError when the
+    supercell is not ``prod(reps)`` images of the unit cell (see :func:`fold_supercell`)."""
+    reps_a = np.asarray(reps, dtype=float)
     n, m = len(frac_unit), len(frac_super_initial)
     if m != n * int(np.prod(reps)):
         raise ValueError(f"supercell has {m} atoms, expected {n} x {int(np.prod(reps))}")
@@ -72,12 +96,4 @@ def fold_supercell(
     counts = np.bincount(owner, minlength=n)
     if not np.all(counts == int(np.prod(reps))):
         raise ValueError("supercell atoms do not map one replica per unit-cell atom")
-    g1 = frac_super_final * reps_a
-    order = np.argsort(owner, kind="stable")
-    groups = g1[order].reshape(n, -1, 3)  # (N, R, 3) in unit-cell fractional units
-    ref = groups[:, :1, :]
-    aligned = groups - np.round(groups - ref)
-    mean = aligned.mean(axis=1)
-    lattice = lattice_super_final / reps_a[:, None]
-    spread = float(np.linalg.norm((aligned - mean[:, None, :]) @ lattice, axis=-1).max())
-    return lattice, wrap(mean), spread
+    return owner

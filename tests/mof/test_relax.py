@@ -537,3 +537,36 @@ def test_the_soft_start_repels_1_3_pairs_and_then_restores_uffs_exclusions(cif_d
     assert float(energies[0]) > uff + 100.0  # the 1-3 pairs' repulsion counts in the guard
     restored = re.search(r"special_bonds\s+lj/coul 0.0 0.0 1.0", log_text[guard:])
     assert restored and log_text.index("minimize", guard) < guard + restored.start()
+
+
+def test_a_supercell_whose_replicas_relaxed_apart_is_written_whole(tmp_path):
+    """symmetry_broken: the relaxed supercell is not a copy of one cell, so it is the structure
+    (as MOFDiff validates the supercell it relaxes): written with every replica, the unit cell's
+    composition times the replication, and counted among the relaxed CIFs that are validated.
+    A bound of zero on the replicas' spread sends erbium formate's 2x2x2 supercell this way."""
+    from collections import Counter as Count
+
+    from mof.relax import relax_structure
+    from mof.validate import RELAXED_OUTCOMES
+
+    cif = RELAX_DATA / "FIGXAU_clean.cif"
+    cr = read_cif(cif)
+    row = relax_structure("f", cif, tmp_path / "out.cif", RelaxParams(max_replica_spread=1e-12))
+    assert row["status"] == row["reason"] == "symmetry_broken" and "2x2x2 supercell" in row["error"]
+    assert row["status"] in RELAXED_OUTCOMES and row["cif"] == "out.cif"
+    out = read_cif(tmp_path / "out.cif")
+    assert Count(out.species) == Count({k: 8 * v for k, v in Count(cr.species).items()})
+    np.testing.assert_allclose(cell_volume(out.lattice) / cell_volume(cr.lattice), 8, rtol=0.2)
+    assert np.isclose(
+        row["volume_change"], cell_volume(out.lattice) / (8 * cell_volume(cr.lattice)) - 1
+    )
+    # each replica sits where its unit-cell atom, relaxed, sits in the cell folded back
+    row1 = relax_structure("g", cif, tmp_path / "one.cif", RelaxParams())
+    one = read_cif(tmp_path / "one.cif")
+    assert row1["status"] == "relaxed"
+    for k, s in enumerate(out.species):
+        f = out.frac[k] * 2  # in the unit cell's fractions
+        _, d = minimum_image(
+            (one.frac - f)[[i for i, t in enumerate(one.species) if t == s]], one.lattice
+        )
+        assert np.linalg.norm(d, axis=1).min() < 0.01

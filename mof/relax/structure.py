@@ -171,17 +171,8 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
     # replicas that disagree make the averaged cell meaningless: checked before its contacts
     if spread > p.max_replica_spread:
         return _broken_symmetry(row, res, crystal, out_cif, p, spread)
-    contact = closest_contact(frac, lattice)
-    row["min_distance"] = contact
-    if contact < p.min_distance:
-        return _failed(row, "diverged", f"atoms {contact:.3f} A apart after relaxation")
-    if abs(row["volume_change"]) > p.max_volume_change:
-        return _failed(
-            row,
-            "cell_change",
-            f"volume changed by {100 * row['volume_change']:+.1f}% "
-            f"(bound {100 * p.max_volume_change:.0f}%)",
-        )
+    if _collapsed_or_resized(row, frac, lattice, p):
+        return row
     broken, formed = bond_changes(
         list(crystal.species),
         crystal.frac,
@@ -206,6 +197,26 @@ def _finish(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams) -> 
     return _check_converged(row, p)
 
 
+def _collapsed_or_resized(row: dict, frac, lattice, p: RelaxParams) -> bool:
+    """Whether the relaxed structure (``frac`` (N, 3), ``lattice`` (3, 3)) failed (``row`` then
+    says why): atoms closer than ``min_distance`` (``diverged``) or the volume change already in
+    ``row`` beyond ``max_volume_change`` (``cell_change``). Records ``min_distance``."""
+    contact = closest_contact(frac, lattice)
+    row["min_distance"] = contact
+    if contact < p.min_distance:
+        _failed(row, "diverged", f"atoms {contact:.3f} A apart after relaxation")
+        return True
+    if abs(row["volume_change"]) > p.max_volume_change:
+        _failed(
+            row,
+            "cell_change",
+            f"volume changed by {100 * row['volume_change']:+.1f}% "
+            f"(bound {100 * p.max_volume_change:.0f}%)",
+        )
+        return True
+    return False
+
+
 def _broken_symmetry(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxParams, spread):
     """A supercell whose replicas relaxed apart: not a copy of one relaxed cell, but a relaxed
     structure of its own (MOFDiff validates the relaxed supercell as it is). It is written whole
@@ -216,18 +227,9 @@ def _broken_symmetry(row: dict, res: dict, crystal: Crystal, out_cif, p: RelaxPa
     owner = supercell_owner(crystal.frac, crystal.lattice, np.asarray(start["frac"]), reps)
     lattice = np.asarray(end["lattice"]) if "lattice" in end else box_lattice(end["box"])
     frac = wrap(np.asarray(end["frac"]))
-    contact = closest_contact(frac, lattice)
-    row["min_distance"] = contact
-    if contact < p.min_distance:
-        return _failed(row, "diverged", f"atoms {contact:.3f} A apart after relaxation")
     row["volume_change"] = cell_volume(lattice) / (cell_volume(crystal.lattice) * np.prod(reps)) - 1
-    if abs(row["volume_change"]) > p.max_volume_change:
-        return _failed(
-            row,
-            "cell_change",
-            f"volume changed by {100 * row['volume_change']:+.1f}% "
-            f"(bound {100 * p.max_volume_change:.0f}%)",
-        )
+    if _collapsed_or_resized(row, frac, lattice, p):
+        return row
     if out_cif is not None:
         species = [crystal.species[k] for k in owner]
         write_cif(out_cif, Crystal(crystal.id, lattice, species, frac))

@@ -35,8 +35,8 @@ def finite_molecules_only() -> Iterator[None]:
     finite. Its own rule takes every component of fewer than 25 atoms, or of at most half the
     cell's atoms and at most 100, for a molecule, and unwraps and replicates it as one; a periodic
     component among them (a tiny cell's whole framework, one of two interpenetrated nets) is
-    torn apart that way. Its bonds' images are the nearest ones (:func:`mof.periodic.
-    minimum_image`, as lammps-interface's perception finds them)."""
+    torn apart that way. A bond joins the nearest images of its atoms
+    (:func:`mof.periodic.minimum_image`), as lammps-interface's perception finds them."""
     import networkx as nx
     from lammps_interface.lammps_main import LammpsSimulation
 

@@ -164,31 +164,28 @@ def periodic_atoms(n_atoms: int, i: np.ndarray, j: np.ndarray, shift: np.ndarray
         shift: (B, 3) integer lattice shifts.
     Returns:
         (N,) bool. Each component is walked once, giving every atom the cell it is reached in; a
-        bond that reaches an atom in another cell than the walk gave it closes a loop through
-        the lattice.
+        bond whose atoms' cells differ by other than its shift closes a loop through the lattice.
     """
+    i, j = np.asarray(i, dtype=int), np.asarray(j, dtype=int)
     shift = np.asarray(shift, dtype=np.int64).reshape(-1, 3)
-    adjacent: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(n_atoms)]
-    for a, b, s in zip(np.asarray(i, dtype=int), np.asarray(j, dtype=int), shift):
-        adjacent[a].append((b, s))
-        adjacent[b].append((a, -s))
+    adjacent: list[list[tuple[int, int]]] = [[] for _ in range(n_atoms)]
+    for b, (a, c) in enumerate(zip(i.tolist(), j.tolist())):
+        adjacent[a].append((c, b))
+        adjacent[c].append((a, ~b))  # ~b: bond b walked backwards
     cell = np.zeros((n_atoms, 3), dtype=np.int64)
-    seen = np.zeros(n_atoms, dtype=bool)
-    out = np.zeros(n_atoms, dtype=bool)
+    comp = np.full(n_atoms, -1)
     for root in range(n_atoms):
-        if seen[root]:
+        if comp[root] >= 0:
             continue
-        seen[root] = True
-        members, stack, periodic = [root], [root], False
+        comp[root], stack = root, [root]
         while stack:
             a = stack.pop()
-            for b, s in adjacent[a]:
-                if not seen[b]:
-                    seen[b] = True
-                    cell[b] = cell[a] + s
-                    members.append(b)
-                    stack.append(b)
-                elif np.any(cell[b] != cell[a] + s):
-                    periodic = True
-        out[members] = periodic
-    return out
+            for c, b in adjacent[a]:
+                if comp[c] < 0:
+                    comp[c] = root
+                    cell[c] = cell[a] + (shift[b] if b >= 0 else -shift[~b])
+                    stack.append(c)
+    looped = np.any(cell[j] != cell[i] + shift, axis=1)
+    periodic = np.zeros(n_atoms, dtype=bool)
+    periodic[comp[i[looped]]] = True
+    return periodic[comp]
